@@ -1,0 +1,185 @@
+package credentials
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// Source is one place a token may come from. It has the method set of the
+// bridge's TokenSource. Token and Reload return an error wrapping
+// [ErrNotFound] when the source has no token, so that a [Chain] moves on to
+// the next one; any other error stops the chain.
+type Source interface {
+	// Token returns the current token.
+	Token(ctx context.Context) (string, error)
+	// Reload reads the token again, after the service rejected it.
+	Reload(ctx context.Context) (string, error)
+	// Describe names the source in messages, never with the token.
+	Describe() string
+}
+
+// Chain is a [Source] that tries its sources in order and uses the first that
+// has a token. Every token it returns has passed [Check]. It remembers the
+// token and the source it came from: Token returns the remembered token
+// until Reload reads that same source again. A Chain is safe for concurrent
+// use.
+type Chain struct {
+	sources []Source
+
+	// mu guards current and token.
+	mu      sync.Mutex
+	current Source
+	token   string
+}
+
+// NewChain returns a Chain over sources, tried in the order given. It panics
+// when sources is empty, which is a programming error.
+func NewChain(sources ...Source) *Chain {
+	if len(sources) == 0 {
+		panic("credentials: NewChain needs at least one source")
+	}
+	return &Chain{sources: sources}
+}
+
+// Token returns the remembered token, or finds one through the sources. When
+// none has a token, the error wraps [ErrNotFound] and lists what was tried.
+func (c *Chain) Token(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.current != nil {
+		return c.token, nil
+	}
+	return c.findLocked(ctx)
+}
+
+// Reload reads the source of the remembered token again, because the
+// service rejected it and the user may have rotated it there. When that
+// source no longer has a token, the chain is walked again from the start.
+// The token returned may be the same as before; the caller decides whether
+// a retry with it is worthwhile.
+func (c *Chain) Reload(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.current == nil {
+		return c.findLocked(ctx)
+	}
+	tok, err := c.current.Reload(ctx)
+	if errors.Is(err, ErrNotFound) {
+		c.current, c.token = nil, ""
+		return c.findLocked(ctx)
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := checkFrom(c.current, tok); err != nil {
+		return "", err
+	}
+	c.token = tok
+	return tok, nil
+}
+
+// Describe names the source of the remembered token, or lists the sources
+// when none has been used yet.
+func (c *Chain) Describe() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.current != nil {
+		return c.current.Describe()
+	}
+	return c.listLocked()
+}
+
+// Current returns the source of the remembered token, or nil when no token
+// has been found yet.
+func (c *Chain) Current() Source {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.current
+}
+
+// Sources returns the sources in the order they are tried.
+func (c *Chain) Sources() []Source {
+	return append([]Source(nil), c.sources...)
+}
+
+func (c *Chain) findLocked(ctx context.Context) (string, error) {
+	for _, s := range c.sources {
+		tok, err := s.Token(ctx)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if err := checkFrom(s, tok); err != nil {
+			return "", err
+		}
+		c.current, c.token = s, tok
+		return tok, nil
+	}
+	return "", fmt.Errorf("%w: looked in %s; run joai-bridge login --agent UUID, or set JOAI_API_TOKEN", ErrNotFound, c.listLocked())
+}
+
+func (c *Chain) listLocked() string {
+	names := make([]string, len(c.sources))
+	for i, s := range c.sources {
+		names[i] = s.Describe()
+	}
+	return strings.Join(names, ", then ")
+}
+
+// checkFrom applies [Check] to a token from s, naming s in the error.
+func checkFrom(s Source, tok string) error {
+	if err := Check(tok); err != nil {
+		return fmt.Errorf("token from %s is malformed: %w", s.Describe(), err)
+	}
+	return nil
+}
+
+// KeychainSource returns the source of account's token in the store's
+// keychain. An unavailable keychain counts as having no token, so the chain
+// moves on to the fallback file.
+func (s *Store) KeychainSource(account string) Source {
+	return storeSource{store: s, account: account, keychain: true}
+}
+
+// FileSource returns the source of account's token in the store's fallback
+// file.
+func (s *Store) FileSource(account string) Source {
+	return storeSource{store: s, account: account}
+}
+
+type storeSource struct {
+	store    *Store
+	account  string
+	keychain bool
+}
+
+func (s storeSource) Token(ctx context.Context) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if !s.keychain {
+		tok, _, err := s.store.LoadFile(s.account)
+		return tok, err
+	}
+	tok, _, err := s.store.LoadKeychain(s.account)
+	if errors.Is(err, ErrKeyringUnavailable) {
+		return "", fmt.Errorf("%w (%v)", ErrNotFound, err)
+	}
+	return tok, err
+}
+
+func (s storeSource) Reload(ctx context.Context) (string, error) {
+	return s.Token(ctx)
+}
+
+func (s storeSource) Describe() string {
+	if s.keychain {
+		return fmt.Sprintf("%s (service %s, account %s)", s.store.keychainLocation(), Service, s.account)
+	}
+	return s.store.fileLocation().String()
+}

@@ -189,13 +189,13 @@ type idScanner struct {
 type scanState int
 
 const (
-	scanStart      scanState = iota // before the opening brace
-	scanExpectKey                   // after '{' or ','
-	scanInKey                       // inside a top-level key string
-	scanExpectColon                 // after a key
-	scanExpectValue                 // after ':'
-	scanInValue                     // inside a top-level value
-	scanDone                        // after the closing brace, or on malformed input
+	scanStart       scanState = iota // before the opening brace
+	scanExpectKey                    // after '{' or ','
+	scanInKey                        // inside a top-level key string
+	scanExpectColon                  // after a key
+	scanExpectValue                  // after ':'
+	scanInValue                      // inside a top-level value
+	scanDone                         // after the closing brace, or on malformed input
 )
 
 func (s *idScanner) write(p []byte) {

@@ -1,0 +1,430 @@
+package mockserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/joai-ai/joai-mcp/internal/inspector"
+	"github.com/joai-ai/joai-mcp/internal/redact"
+)
+
+// The error bodies of the JoAi API token documentation, byte for byte.
+const (
+	bodyUnauthorized   = `{"error":"unauthorized","error_description":"Invalid or expired token"}`
+	bodyMissingContext = `{"error":"missing_context","error_description":"API tokens require explicit agent selection"}`
+	bodyAgentNotFound  = `{"error":"not_found","error_description":"Agent not found"}`
+)
+
+// Error bodies the documentation does not show, in the same shape.
+const (
+	bodyRateLimited     = `{"error":"rate_limited","error_description":"Rate limit exceeded"}`
+	bodyTooConcurrent   = `{"error":"rate_limited","error_description":"Too many concurrent requests"}`
+	bodyWrong401        = `{"error":"invalid_token","message":"token rejected"}`
+	bodyInjected        = `{"error":"server_error","error_description":"Injected fault"}`
+	bodyTokenNotFound   = `{"error":"not_found","error_description":"Token not found"}`
+	bodyEndpointMissing = `{"error":"not_found","error_description":"No such endpoint"}`
+)
+
+// exchange is one HTTP request being served, with what the server learnt
+// about it along the way.
+type exchange struct {
+	s     *Server
+	w     http.ResponseWriter
+	r     *http.Request
+	start time.Time
+
+	body    []byte
+	msg     *rpcMessage // parsed POST body on an agent endpoint, or nil
+	fault   *Fault
+	rawTok  string
+	tok     *token
+	bucket  *bucket
+	agent   *agent
+	session *session
+
+	status   int
+	reply    []byte // the last JSON reply, for events
+	errCode  int    // JSON-RPC error code of the reply
+	note     string
+	written  bool
+	hijacked bool
+}
+
+type exchangeKey struct{}
+
+func exchangeOf(r *http.Request) *exchange { return r.Context().Value(exchangeKey{}).(*exchange) }
+
+// routes builds the handler: the control API, and everything else behind
+// the front door that reads the body, applies faults and authenticates.
+func (s *Server) routes() http.Handler {
+	api := http.NewServeMux()
+	api.HandleFunc("POST /mcp/agents/{uuid}", s.withAgent(s.serveAgentPOST))
+	api.HandleFunc("GET /mcp/agents/{uuid}", s.withAgent(s.serveAgentGET))
+	api.HandleFunc("DELETE /mcp/agents/{uuid}", s.withAgent(s.serveAgentDELETE))
+	api.HandleFunc("/mcp/agents/{uuid}", methodNotAllowed("GET, POST, DELETE"))
+	api.HandleFunc("POST /mcp", s.serveMissingContext)
+	api.HandleFunc("/mcp", methodNotAllowed("POST"))
+	api.HandleFunc("GET /api/agents", s.serveAgents)
+	api.HandleFunc("/api/agents", methodNotAllowed("GET"))
+	api.HandleFunc("GET /api/tokens", s.serveTokenList)
+	api.HandleFunc("POST /api/tokens", s.serveTokenCreate)
+	api.HandleFunc("/api/tokens", methodNotAllowed("GET, POST"))
+	api.HandleFunc("DELETE /api/tokens/{id}", s.serveTokenRevoke)
+	api.HandleFunc("/api/tokens/{id}", methodNotAllowed("DELETE"))
+	api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		exchangeOf(r).writeBody(http.StatusNotFound, bodyEndpointMissing, nil)
+	})
+
+	root := http.NewServeMux()
+	root.Handle("/_mock/", s.controlRoutes())
+	root.Handle("/", s.front(api))
+	return root
+}
+
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ex := exchangeOf(r)
+		ex.writeBody(http.StatusMethodNotAllowed,
+			`{"error":"method_not_allowed","error_description":"Allowed methods: `+allow+`"}`,
+			http.Header{"Allow": {allow}})
+	}
+}
+
+// front reads the body, applies the first matching fault, authenticates
+// and rate-limits the token, then passes the request on; when the handler
+// returns it records the exchange.
+func (s *Server) front(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ex := &exchange{s: s, w: w, r: r, start: time.Now()}
+		defer ex.finish()
+
+		if !ex.readBody() {
+			return
+		}
+		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/mcp/agents/") {
+			ex.msg = parseMessage(ex.body)
+		}
+		if ex.fault = s.faults.match(r.Method, r.URL.Path, ex.rpcMethod()); ex.fault != nil {
+			if !ex.applyFault() {
+				return
+			}
+		}
+		if !ex.authenticate() {
+			return
+		}
+		defer ex.bucket.release()
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex)))
+	})
+}
+
+func (ex *exchange) rpcMethod() string {
+	if ex.msg == nil {
+		return ""
+	}
+	return ex.msg.method
+}
+
+func (ex *exchange) readBody() bool {
+	if ex.r.Body == nil || ex.r.Method == http.MethodGet || ex.r.Method == http.MethodHead {
+		return true
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(ex.w, ex.r.Body, ex.s.maxBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		ex.note = "body too large"
+		ex.writeBody(http.StatusRequestEntityTooLarge, fmt.Sprintf(
+			`{"error":"payload_too_large","error_description":"Request body exceeds %d bytes"}`, ex.s.maxBody),
+			http.Header{"Connection": {"close"}})
+		return false
+	case err != nil:
+		ex.note = "reading body: " + err.Error()
+		ex.writeBody(http.StatusBadRequest, `{"error":"invalid_request","error_description":"Request body could not be read"}`, nil)
+		return false
+	}
+	ex.body = body
+	return true
+}
+
+// applyFault applies the latency and the immediate effects of ex.fault. It
+// returns false when the fault has replied or dropped the connection.
+func (ex *exchange) applyFault() bool {
+	f := ex.fault
+	if f.Latency > 0 && !ex.sleep(f.Latency) {
+		ex.note = "client gone during injected latency"
+		return false
+	}
+	if f.Drop == DropBeforeReply {
+		ex.drop()
+		return false
+	}
+	if f.Status == 0 {
+		return true
+	}
+	h := http.Header{}
+	body := f.Body
+	switch f.Status {
+	case http.StatusUnauthorized:
+		h.Set("WWW-Authenticate", "Bearer")
+		body = cmpOr(body, ex.unauthorizedBody())
+	case http.StatusBadRequest:
+		body = cmpOr(body, bodyMissingContext)
+	case http.StatusNotFound:
+		body = cmpOr(body, bodyAgentNotFound)
+	case http.StatusTooManyRequests:
+		if f.Break != BreakNoRetryAfter {
+			h.Set("Retry-After", "1")
+		}
+		body = cmpOr(body, bodyRateLimited)
+	default:
+		body = cmpOr(body, bodyInjected)
+	}
+	for k, v := range f.Header {
+		h.Set(k, v)
+	}
+	ex.writeBody(f.Status, body, h)
+	return false
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// sleep waits for d, or returns false if the client went away or the
+// server is closing.
+func (ex *exchange) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ex.r.Context().Done():
+		return false
+	case <-ex.s.done:
+		return false
+	}
+}
+
+// drop closes the connection without a reply.
+func (ex *exchange) drop() {
+	conn, _, err := http.NewResponseController(ex.w).Hijack()
+	if err != nil {
+		// HTTP/2 cannot hand over the connection; abort the stream instead.
+		ex.note = "drop: " + err.Error()
+		panic(http.ErrAbortHandler)
+	}
+	ex.hijacked = true
+	conn.Close()
+}
+
+// authenticate checks the Bearer token and the token's limits.
+func (ex *exchange) authenticate() bool {
+	scheme, cred, ok := strings.Cut(ex.r.Header.Get("Authorization"), " ")
+	cred = strings.TrimSpace(cred)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || cred == "" {
+		ex.note = "missing or malformed Authorization header"
+		ex.unauthorized()
+		return false
+	}
+	ex.rawTok = cred
+	tok, revoked := ex.s.state.authenticate(cred)
+	if tok == nil {
+		ex.note = "unknown token"
+		if revoked {
+			ex.note = "revoked token"
+		}
+		ex.unauthorized()
+		return false
+	}
+	ex.tok = tok
+	ex.bucket = ex.s.limiter.bucketFor(tok.id, tok.limits)
+	retryAfter, err := ex.bucket.admit(ex.s.limiter.now())
+	if err != nil {
+		ex.bucket = nil
+		ex.note = err.Error()
+		ex.tooManyRequests(retryAfter, err)
+		return false
+	}
+	return true
+}
+
+func (ex *exchange) unauthorizedBody() string {
+	if ex.fault != nil && ex.fault.Break == BreakWrong401Body {
+		return bodyWrong401
+	}
+	return bodyUnauthorized
+}
+
+func (ex *exchange) unauthorized() {
+	ex.writeBody(http.StatusUnauthorized, ex.unauthorizedBody(), http.Header{"Www-Authenticate": {"Bearer"}})
+}
+
+func (ex *exchange) tooManyRequests(retryAfter int, err error) {
+	h := http.Header{}
+	switch {
+	case ex.fault != nil && ex.fault.Break == BreakNoRetryAfter:
+	case ex.fault != nil && ex.fault.Break == BreakDishonestRetryAfter:
+		h.Set("Retry-After", strconv.Itoa(retryAfter-1))
+	default:
+		h.Set("Retry-After", strconv.Itoa(retryAfter))
+	}
+	body := bodyRateLimited
+	if errors.Is(err, errTooManyConcurrent) {
+		body = bodyTooConcurrent
+	}
+	ex.writeBody(http.StatusTooManyRequests, body, h)
+}
+
+// writeBody sends a complete JSON reply.
+func (ex *exchange) writeBody(status int, body string, h http.Header) {
+	ex.writeBytes(status, []byte(body), "application/json", h)
+}
+
+func (ex *exchange) writeBytes(status int, body []byte, contentType string, h http.Header) {
+	wh := ex.w.Header()
+	for k, v := range h {
+		wh[k] = v
+	}
+	if contentType != "" {
+		wh.Set("Content-Type", contentType)
+	}
+	if ex.fault != nil && ex.fault.Drop == DropAfterHeaders {
+		ex.dropAfterHeaders(status, body)
+		return
+	}
+	if ex.fault != nil && ex.fault.SlowBytes > 0 {
+		ex.w.WriteHeader(status)
+		ex.status, ex.written = status, true
+		ex.writeSlowly(body)
+		ex.reply = body
+		return
+	}
+	wh.Set("Content-Length", strconv.Itoa(len(body)))
+	ex.w.WriteHeader(status)
+	ex.w.Write(body)
+	ex.status, ex.written, ex.reply = status, true, body
+}
+
+// dropAfterHeaders sends the status, the headers and the first half of the
+// body, then closes the connection.
+func (ex *exchange) dropAfterHeaders(status int, body []byte) {
+	ex.w.Header().Del("Content-Length")
+	ex.w.WriteHeader(status)
+	ex.status, ex.written = status, true
+	ex.w.Write(body[:len(body)/2])
+	rc := http.NewResponseController(ex.w)
+	rc.Flush()
+	ex.drop()
+}
+
+// writeSlowly writes body in chunks of fault.SlowBytes, flushing each and
+// pausing fault.SlowInterval between them.
+func (ex *exchange) writeSlowly(body []byte) bool {
+	rc := http.NewResponseController(ex.w)
+	n := ex.fault.SlowBytes
+	for len(body) > 0 {
+		chunk := body[:min(n, len(body))]
+		body = body[len(chunk):]
+		if _, err := ex.w.Write(chunk); err != nil {
+			return false
+		}
+		rc.Flush()
+		if len(body) > 0 && !ex.sleep(ex.fault.SlowInterval) {
+			return false
+		}
+	}
+	return true
+}
+
+// finish records the exchange: the request log, the inspector event and
+// the log line.
+func (ex *exchange) finish() {
+	s := ex.s
+	latency := time.Since(ex.start)
+	rec := Received{
+		Time:       ex.start,
+		HTTPMethod: ex.r.Method,
+		Path:       ex.r.URL.Path,
+		Header:     redact.Header(ex.r.Header),
+		Status:     ex.status,
+		Note:       ex.note,
+	}
+	if ex.msg != nil {
+		rec.Method, rec.ID = ex.msg.method, string(ex.msg.id)
+	}
+	if len(ex.body) > 0 {
+		b := ex.body[:min(len(ex.body), maxRecordedBody)]
+		b = redact.Bytes(b, ex.rawTok)
+		if json.Valid(b) {
+			rec.Body = bytes.Clone(b)
+		} else {
+			rec.Body, _ = json.Marshal(string(b))
+		}
+	}
+	if ex.fault != nil {
+		rec.Fault = ex.fault.describe()
+	}
+	s.received.add(rec)
+
+	if s.opts.Sink != nil {
+		s.opts.Sink.Publish(ex.event(rec, latency))
+	}
+	level := slog.LevelDebug
+	if ex.status >= 400 || ex.errCode != 0 || ex.status == 0 {
+		level = slog.LevelWarn
+	}
+	if s.logger.Enabled(context.Background(), level) {
+		s.logger.Log(context.Background(), level, "request",
+			"http_method", rec.HTTPMethod, "path", rec.Path, "method", rec.Method, "id", rec.ID,
+			"status", rec.Status, "error_code", ex.errCode, "latency", latency,
+			"token", ex.redactedToken(), "fault", rec.Fault, "note", rec.Note)
+	}
+}
+
+func (ex *exchange) redactedToken() string {
+	if ex.rawTok == "" {
+		return ""
+	}
+	return redact.Token(ex.rawTok)
+}
+
+func (ex *exchange) event(rec Received, latency time.Duration) inspector.Event {
+	ev := inspector.Event{
+		Time:       ex.start,
+		Source:     "mock",
+		Direction:  "client→mock",
+		HTTPMethod: rec.HTTPMethod,
+		Path:       rec.Path,
+		Method:     rec.Method,
+		ID:         rec.ID,
+		HTTPStatus: rec.Status,
+		ErrorCode:  ex.errCode,
+		Latency:    latency,
+		Size:       len(ex.body) + len(ex.reply),
+		Token:      ex.redactedToken(),
+		Note:       strings.Trim(rec.Fault+"; "+rec.Note, "; "),
+	}
+	if json.Valid(rec.Body) {
+		ev.Request = rec.Body
+	}
+	if len(ex.reply) > 0 && json.Valid(ex.reply) {
+		ev.Response = redact.Bytes(bytes.Clone(ex.reply), ex.rawTok)
+	}
+	if ex.tok != nil {
+		b := ex.s.limiter.bucketFor(ex.tok.id, ex.tok.limits)
+		ev.RateLimit = b.state(ex.s.limiter.now(), ex.s.limiter.base)
+	}
+	return ev
+}

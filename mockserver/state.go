@@ -55,8 +55,8 @@ type store struct {
 	agents     map[string]*agent
 	agentOrder []*agent
 	memories   map[string]*memory
-	tokens     []*token                   // creation order
-	byPrefix   map[uint64][]*token        // first 8 bytes of the hash
+	tokens     []*token            // creation order
+	byPrefix   map[uint64][]*token // first 8 bytes of the hash
 	tokenIDs   map[string]*token
 	nextMemory int
 	nextToken  int

@@ -194,7 +194,10 @@ func (s *Server) serveAgentGET(ex *exchange) {
 		Resources json.RawMessage `json:"resources"`
 	}
 	json.Unmarshal(resourcesListResult(ex.agent.UUID), &res)
-	b, _ := json.Marshal(map[string]json.RawMessage{"tools": tools.Tools, "resources": res.Resources})
+	b, _ := json.Marshal(struct {
+		Tools     json.RawMessage `json:"tools"`
+		Resources json.RawMessage `json:"resources"`
+	}{tools.Tools, res.Resources})
 	ex.writeBytes(http.StatusOK, b, "application/json", nil)
 }
 

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -118,7 +120,7 @@ func (s *Server) front(next http.Handler) http.Handler {
 				return
 			}
 		}
-		if !ex.authenticate() {
+		if !ex.checkOrigin() || !ex.authenticate() {
 			return
 		}
 		defer ex.bucket.release()
@@ -227,6 +229,32 @@ func (ex *exchange) drop() {
 	}
 	ex.hijacked = true
 	conn.Close()
+}
+
+// checkOrigin rejects a request whose Origin header names a host other
+// than a loopback one, as MCP 2025-06-18 (Transports, "Security Warning")
+// requires of local servers against DNS rebinding. Requests without Origin,
+// which is what non-browser clients send, pass.
+func (ex *exchange) checkOrigin() bool {
+	origin := ex.r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if u, err := url.Parse(origin); err == nil && isLoopbackHost(u.Hostname()) {
+		return true
+	}
+	ex.note = "origin rejected: " + origin
+	ex.writeBody(http.StatusForbidden, `{"error":"forbidden","error_description":"Origin not allowed"}`, nil)
+	return false
+}
+
+// isLoopbackHost reports whether host is "localhost" or a loopback IP.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // authenticate checks the Bearer token and the token's limits.

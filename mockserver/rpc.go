@@ -250,15 +250,9 @@ func (c *call) initialize() (json.RawMessage, *rpcError) {
 	if contains(negotiable, *p.ProtocolVersion) {
 		version = *p.ProtocolVersion
 	}
-	result := map[string]any{
-		"protocolVersion": version,
-		"capabilities": map[string]any{
-			"tools":     map[string]any{},
-			"resources": map[string]any{},
-		},
-		"serverInfo": map[string]any{"name": "joai-mock", "version": Version},
-	}
-	b, _ := json.Marshal(result)
+	b := fmt.Appendf(nil,
+		`{"protocolVersion":%q,"capabilities":{"resources":{},"tools":{}},"serverInfo":{"name":"joai-mock","version":%q}}`,
+		version, Version)
 	return b, nil
 }
 
@@ -352,16 +346,26 @@ func (c *call) reply(message string) string {
 	return fmt.Sprintf("[%s] %s You said: %s", c.agent.Name, persona, message)
 }
 
+// textContent is an MCP text content block.
+type textContent struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+// toolResult is an MCP CallToolResult.
+type toolResult struct {
+	Content           []textContent `json:"content"`
+	StructuredContent any           `json:"structuredContent,omitempty"`
+	IsError           bool          `json:"isError,omitempty"`
+}
+
 // toolText builds a CallToolResult with one text block.
 func toolText(text string, isError bool, structured any) json.RawMessage {
-	res := map[string]any{"content": []any{map[string]any{"type": "text", "text": text}}}
-	if isError {
-		res["isError"] = true
-	}
-	if structured != nil {
-		res["structuredContent"] = structured
-	}
-	b, _ := json.Marshal(res)
+	b, _ := json.Marshal(toolResult{
+		Content:           []textContent{{Type: "text", Text: text}},
+		StructuredContent: structured,
+		IsError:           isError,
+	})
 	return b
 }
 
@@ -369,7 +373,11 @@ func toolText(text string, isError bool, structured any) json.RawMessage {
 // in a text block too, as MCP 2025-06-18 recommends for tools that return
 // structured content.
 func memoryResult(m SeedMemory) json.RawMessage {
-	s := map[string]any{"memoryId": m.ID, "content": m.Content, "updated_at": m.UpdatedAt}
+	s := struct {
+		MemoryID  string    `json:"memoryId"`
+		Content   string    `json:"content"`
+		UpdatedAt time.Time `json:"updated_at"`
+	}{m.ID, m.Content, m.UpdatedAt}
 	text, _ := json.Marshal(s)
 	return toolText(string(text), false, s)
 }
@@ -388,13 +396,25 @@ var resourceDefs = []struct {
 
 func (c *call) resourcesList() json.RawMessage { return resourcesListResult(c.agent.UUID) }
 
+// resourceJSON is an MCP Resource.
+type resourceJSON struct {
+	URI         string `json:"uri"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	MimeType    string `json:"mimeType"`
+}
+
+// resourceContents is an MCP TextResourceContents.
+type resourceContents struct {
+	URI      string `json:"uri"`
+	MimeType string `json:"mimeType"`
+	Text     string `json:"text"`
+}
+
 func resourcesListResult(uuid string) json.RawMessage {
-	var list []map[string]any
+	list := make([]resourceJSON, 0, len(resourceDefs))
 	for _, d := range resourceDefs {
-		list = append(list, map[string]any{
-			"uri": resourceURI(uuid, d.name), "name": d.title,
-			"description": d.description, "mimeType": d.mimeType,
-		})
+		list = append(list, resourceJSON{resourceURI(uuid, d.name), d.title, d.description, d.mimeType})
 	}
 	b, _ := json.Marshal(map[string]any{"resources": list})
 	return b
@@ -426,9 +446,7 @@ func (c *call) resourcesRead() (json.RawMessage, *rpcError) {
 			data:    map[string]any{"uri": uri},
 		}
 	}
-	b, _ := json.Marshal(map[string]any{"contents": []any{
-		map[string]any{"uri": uri, "mimeType": mimeType, "text": text},
-	}})
+	b, _ := json.Marshal(map[string]any{"contents": []resourceContents{{uri, mimeType, text}}})
 	return b, nil
 }
 

@@ -203,7 +203,7 @@ func describeViolation(toolName string, ve *jsonschema.ValidationError) *argumen
 		if e.field == "" {
 			e.detail = fmt.Sprintf("must be an object, not %s", k.Got)
 		} else {
-			e.detail = fmt.Sprintf("must be %s, not %s", strings.Join(k.Want, " or "), k.Got)
+			e.detail = fmt.Sprintf("must be of type %s, not %s", strings.Join(k.Want, " or "), k.Got)
 		}
 	default:
 		e.detail = ve.Error()

@@ -35,7 +35,7 @@ type node struct {
 	// json.Number, bool or nil.
 	value any
 	// members are an object's members in source order; nil for other kinds.
-	members []member
+	members  []member
 	isObject bool
 }
 

@@ -29,10 +29,12 @@ type Fault struct {
 	// every matching request until the faults are cleared.
 	Count int `json:"count,omitempty"`
 
-	// Latency delays the request before anything else happens.
+	// Latency delays the request after authentication, while it holds a
+	// slot under the token's concurrency limit; with Status or a Drop of
+	// "before-reply", it delays that reply instead.
 	Latency time.Duration `json:"-"`
-	// Status, when non-zero, replies at once with this HTTP status, before
-	// authentication. Body and Header then replace the defaults: the
+	// Status, when non-zero, replies with this HTTP status instead of
+	// handling the request, before authentication. Body and Header then replace the defaults: the
 	// reference body for 400, 401 and 404, a rate_limited body with
 	// "Retry-After: 1" for 429, and a server_error body otherwise.
 	Status int               `json:"status,omitempty"`

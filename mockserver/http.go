@@ -115,15 +115,21 @@ func (s *Server) front(next http.Handler) http.Handler {
 		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/mcp/agents/") {
 			ex.msg = parseMessage(ex.body)
 		}
-		if ex.fault = s.faults.match(r.Method, r.URL.Path, ex.rpcMethod()); ex.fault != nil {
-			if !ex.applyFault() {
-				return
-			}
+		ex.fault = s.faults.match(r.Method, r.URL.Path, ex.rpcMethod())
+		if ex.fault != nil && !ex.applyReplyingFault() {
+			return
 		}
 		if !ex.checkOrigin() || !ex.authenticate() {
 			return
 		}
 		defer ex.bucket.release()
+
+		// Latency is served while the request holds its slot under the
+		// token's concurrency limit, as a slow server would.
+		if ex.fault != nil && ex.fault.Latency > 0 && !ex.sleep(ex.fault.Latency) {
+			ex.note = "client gone during injected latency"
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex)))
 	})
 }
@@ -157,10 +163,14 @@ func (ex *exchange) readBody() bool {
 	return true
 }
 
-// applyFault applies the latency and the immediate effects of ex.fault. It
-// returns false when the fault has replied or dropped the connection.
-func (ex *exchange) applyFault() bool {
+// applyReplyingFault applies a fault that replies without authentication:
+// a status or a drop before the reply, after its latency. It returns false
+// when the fault has replied or dropped the connection.
+func (ex *exchange) applyReplyingFault() bool {
 	f := ex.fault
+	if f.Status == 0 && f.Drop != DropBeforeReply {
+		return true
+	}
 	if f.Latency > 0 && !ex.sleep(f.Latency) {
 		ex.note = "client gone during injected latency"
 		return false
@@ -168,9 +178,6 @@ func (ex *exchange) applyFault() bool {
 	if f.Drop == DropBeforeReply {
 		ex.drop()
 		return false
-	}
-	if f.Status == 0 {
-		return true
 	}
 	h := http.Header{}
 	body := f.Body
@@ -387,10 +394,11 @@ func (ex *exchange) finish() {
 		Path:       ex.r.URL.Path,
 		Header:     redact.Header(ex.r.Header),
 		Status:     ex.status,
-		Note:       ex.note,
+		Note:       redact.String(ex.note, ex.rawTok),
 	}
 	if ex.msg != nil {
-		rec.Method, rec.ID = ex.msg.method, string(ex.msg.id)
+		rec.Method = redact.String(ex.msg.method, ex.rawTok)
+		rec.ID = redact.String(string(ex.msg.id), ex.rawTok)
 	}
 	if len(ex.body) > 0 {
 		b := ex.body[:min(len(ex.body), maxRecordedBody)]

@@ -414,9 +414,7 @@ func (ex *exchange) finish() {
 	}
 	s.received.add(rec)
 
-	if s.opts.Sink != nil {
-		s.opts.Sink.Publish(ex.event(rec, latency))
-	}
+	s.sink.Publish(ex.event(rec, latency))
 	level := slog.LevelDebug
 	if ex.status >= 400 || ex.errCode != 0 || ex.status == 0 {
 		level = slog.LevelWarn

@@ -23,6 +23,7 @@
 //	POST   /api/tokens          creates a token: {"name": "...", "agent_uuid": "..."}; the value is returned once
 //	DELETE /api/tokens/{id}     revokes a token
 //	/_mock/...                  the control API, for loopback clients only (see [Server.Handler])
+//	GET    /_mock/inspector     the live traffic inspector page and its WebSocket feed (loopback only)
 //
 // Every endpoint except the control API requires "Authorization: Bearer
 // <token>" and counts against that token's [Limits].
@@ -74,7 +75,8 @@ type Options struct {
 	// Logger receives a debug line per request and a warning per error.
 	// Nil means discard.
 	Logger *slog.Logger
-	// Sink, when set, receives an event for every exchange.
+	// Sink, when set, receives an event for every exchange, as the
+	// inspector page at GET /_mock/inspector does.
 	Sink inspector.Sink
 }
 
@@ -122,6 +124,10 @@ type Server struct {
 	pending  pendingRequests
 	handler  http.Handler
 	control  *http.ServeMux
+	// inspector serves GET /_mock/inspector; sink publishes to it and to
+	// Options.Sink.
+	inspector *inspector.Hub
+	sink      inspector.Sink
 
 	// done is closed by Close to end long-lived streams.
 	done chan struct{}
@@ -205,6 +211,9 @@ func New(opts *Options) (*Server, error) {
 		s.faults.add(f)
 	}
 	s.handler = s.routes()
+	s.inspector = inspector.NewHub(&inspector.Options{Title: "joai-mock", Logger: s.logger})
+	s.sink = inspector.Tee(s.inspector, o.Sink)
+	s.HandleControl("GET /_mock/inspector", s.inspector)
 	return s, nil
 }
 
@@ -253,6 +262,9 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 
 	close(s.done)
+	// The inspector's WebSocket connections are hijacked, so Shutdown
+	// would not wait for them.
+	s.inspector.Close()
 	if hs == nil {
 		if s.Listener != nil {
 			s.Listener.Close()

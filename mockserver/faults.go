@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -117,10 +118,11 @@ func (f Fault) MarshalJSON() ([]byte, error) {
 	return json.Marshal(j)
 }
 
-// UnmarshalJSON decodes the form [Fault.MarshalJSON] writes.
+// UnmarshalJSON decodes the form [Fault.MarshalJSON] writes. Unknown
+// fields are an error, so that a misspelt one is not silently ignored.
 func (f *Fault) UnmarshalJSON(data []byte) error {
 	var j faultJSON
-	if err := json.Unmarshal(data, &j); err != nil {
+	if err := decodeStrict(data, &j); err != nil {
 		return err
 	}
 	out := Fault(j.faultFields)
@@ -133,6 +135,13 @@ func (f *Fault) UnmarshalJSON(data []byte) error {
 	}
 	*f = out
 	return nil
+}
+
+// decodeStrict decodes one JSON value, rejecting unknown fields.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }
 
 func parseDurationField(name, v string) (time.Duration, error) {

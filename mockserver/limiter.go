@@ -63,10 +63,10 @@ func (l Limits) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON decodes the form written by [Limits.MarshalJSON]. Window
 // accepts any string that time.ParseDuration accepts, such as "1m" or
-// "500ms".
+// "500ms". Unknown fields are an error.
 func (l *Limits) UnmarshalJSON(data []byte) error {
 	var j limitsJSON
-	if err := json.Unmarshal(data, &j); err != nil {
+	if err := decodeStrict(data, &j); err != nil {
 		return err
 	}
 	out := Limits{RequestsPerMinute: j.RequestsPerMinute, Burst: j.Burst, Concurrent: j.Concurrent}

@@ -15,11 +15,11 @@ import (
 
 func TestStatusFault(t *testing.T) {
 	tests := []struct {
-		name     string
-		fault    Fault
-		status   int
-		body     string
-		header   string // name: value
+		name   string
+		fault  Fault
+		status int
+		body   string
+		header string // name: value
 	}{
 		{"server-error", Fault{Status: 503}, 503, bodyInjected, ""},
 		{"custom-body", Fault{Status: 500, Body: `{"oops":1}`, Header: map[string]string{"X-Fault": "yes"}}, 500, `{"oops":1}`, "X-Fault: yes"},

@@ -112,7 +112,8 @@ type Header struct {
 // Invalid JSON is rejected with CodeParseError. A batch (a JSON array) is
 // rejected with CodeInvalidRequest, because MCP 2025-06-18 removed batching.
 // Anything else that is not a request, notification or response is rejected
-// with CodeInvalidRequest too. The returned error is an *Error.
+// with CodeInvalidRequest too. The returned error is an *Error, and the
+// header returned with it carries the id when one could be read.
 func Classify(msg []byte) (Header, error) {
 	trimmed := bytes.TrimLeft(msg, " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0] == '[' && gjson.ValidBytes(msg) {
@@ -158,7 +159,7 @@ func Classify(msg []byte) (Header, error) {
 	switch {
 	case hasMethod:
 		if method.Type != gjson.String {
-			return Header{}, &Error{Code: CodeInvalidRequest, Message: "invalid request: the method must be a string"}
+			return Header{ID: h.ID, IDOffset: h.IDOffset}, &Error{Code: CodeInvalidRequest, Message: "invalid request: the method must be a string"}
 		}
 		h.Method = method.Str
 		h.Kind = KindNotification

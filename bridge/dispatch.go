@@ -1,0 +1,316 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/joai-ai/joai-mcp/internal/inspector"
+	"github.com/joai-ai/joai-mcp/internal/jsonrpc"
+	"github.com/joai-ai/joai-mcp/internal/redact"
+)
+
+// call is one host request being relayed.
+type call struct {
+	msg    []byte
+	hdr    jsonrpc.Header
+	key    string
+	start  time.Time
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// answered is set by whoever writes the host's response, or decides
+	// that none is due, so that exactly one is written.
+	answered atomic.Bool
+	// cancelled reports that the host cancelled the request.
+	cancelled atomic.Bool
+
+	// mu guards current.
+	mu      sync.Mutex
+	current *attempt
+}
+
+// setCurrent records the attempt that is being sent for c.
+func (c *call) setCurrent(a *attempt) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.current = a
+}
+
+// sentID returns the upstream id of the last attempt that may have reached
+// the service, or 0.
+func (c *call) sentID() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.current == nil || !c.current.wroteHeaders.Load() {
+		return 0
+	}
+	return c.current.upID
+}
+
+// idKey returns a key for a raw JSON id that treats equal ids alike: a
+// string by its decoded value, a number or null by its text.
+func idKey(raw []byte) string {
+	r := gjson.ParseBytes(raw)
+	if r.Type == gjson.String {
+		return "s:" + r.Str
+	}
+	return "n:" + r.Raw
+}
+
+// handleFrame classifies one host line and dispatches it.
+func (b *Bridge) handleFrame(f jsonrpc.Frame) {
+	if f.TooLong {
+		b.handleTooLong(f)
+		return
+	}
+	h, err := jsonrpc.Classify(f.Data)
+	if err != nil {
+		b.log.Warn("rejected a host message", "err", err, "id", string(h.ID), "bytes", f.Size)
+		b.writeLocal(f.Data, h.ID, jsonrpc.ErrorResponse(h.ID, jsonrpc.CodeOf(err), err.Error(), nil))
+		return
+	}
+	switch h.Kind {
+	case jsonrpc.KindRequest:
+		b.handleRequest(f.Data, h)
+	case jsonrpc.KindNotification:
+		b.handleNotification(f.Data, h)
+	case jsonrpc.KindResponse:
+		b.answerServerRequest(f.Data, h)
+	}
+}
+
+// handleTooLong answers a line that exceeded the maximum message size.
+func (b *Bridge) handleTooLong(f jsonrpc.Frame) {
+	b.log.Warn("rejected a host message over the maximum size", "bytes", f.Size, "max", b.opts.MaxMessageSize, "id", string(f.ID))
+	message := fmt.Sprintf("message of %d bytes exceeds the maximum message size of %d bytes: raise --max-message-size", f.Size, b.opts.MaxMessageSize)
+	data := map[string]any{"size": f.Size, "maxMessageSize": b.opts.MaxMessageSize}
+	switch {
+	case f.HasMethod && f.ID == nil:
+		// A notification gets no response.
+	case !f.HasMethod && f.HasResult && f.ID != nil:
+		b.failServerRequest(f.ID, message)
+	default:
+		b.writeLocal(nil, f.ID, jsonrpc.ErrorResponse(f.ID, CodeMessageTooLarge, message, data))
+	}
+}
+
+// handleRequest answers a request locally or starts relaying it.
+func (b *Bridge) handleRequest(msg []byte, h jsonrpc.Header) {
+	switch {
+	case h.Method == "ping":
+		b.writeLocal(msg, h.ID, jsonrpc.ResultResponse(h.ID, []byte("{}")))
+		return
+	case b.closing.Load():
+		b.writeLocal(msg, h.ID, jsonrpc.ErrorResponse(h.ID, CodeShuttingDown, "the bridge is shutting down: the request was not sent", nil))
+		return
+	case h.Method == "initialize" && b.plain.Load():
+		b.writeLocal(msg, h.ID, b.localInitialize(msg, h))
+		return
+	}
+
+	c := &call{msg: msg, hdr: h, key: idKey(h.ID), start: time.Now()}
+	c.ctx, c.cancel = context.WithCancel(b.runCtx)
+	b.mu.Lock()
+	if _, dup := b.calls[c.key]; dup {
+		b.mu.Unlock()
+		c.cancel()
+		b.log.Warn("rejected a request whose id is already in flight", "id", string(h.ID), "method", h.Method)
+		b.writeLocal(msg, h.ID, jsonrpc.ErrorResponse(h.ID, jsonrpc.CodeInvalidRequest, "invalid request: a request with this id is already in flight", nil))
+		return
+	}
+	b.calls[c.key] = c
+	if h.Method == "initialize" {
+		b.initMsg = msg
+	}
+	b.mu.Unlock()
+
+	b.inFlight.Add(1)
+	go func() {
+		defer b.inFlight.Done()
+		b.serve(c)
+	}()
+}
+
+// handleNotification forwards a host notification upstream, in order.
+func (b *Bridge) handleNotification(msg []byte, h jsonrpc.Header) {
+	switch h.Method {
+	case "notifications/cancelled":
+		b.cancelFromHost(msg)
+		return
+	case "notifications/initialized":
+		b.mu.Lock()
+		b.initializedMsg = msg
+		b.mu.Unlock()
+		if b.plain.Load() {
+			// The bridge answered initialize itself, so the handshake it
+			// completes is the bridge's.
+			return
+		}
+	}
+	b.enqueue(outbound{parts: [][]byte{msg}, method: h.Method})
+}
+
+// cancelFromHost stops waiting for the request a host cancellation names,
+// suppresses its response, and forwards the cancellation with the upstream
+// id if the request may have reached the service.
+func (b *Bridge) cancelFromHost(msg []byte) {
+	idResult := gjson.GetBytes(msg, "params.requestId")
+	if !idResult.Exists() {
+		b.log.Warn("ignored notifications/cancelled without params.requestId")
+		return
+	}
+	key := idKey([]byte(idResult.Raw))
+	b.mu.Lock()
+	c := b.calls[key]
+	b.mu.Unlock()
+	if c == nil {
+		b.log.Debug("ignored notifications/cancelled for a request not in flight", "id", idResult.Raw)
+		return
+	}
+	if !c.answered.CompareAndSwap(false, true) {
+		return
+	}
+	c.cancelled.Store(true)
+	upID := c.sentID()
+	c.cancel()
+	b.log.Debug("host cancelled a request", "id", idResult.Raw, "method", c.hdr.Method)
+
+	// MCP forbids cancelling initialize, so that one is only abandoned
+	// locally.
+	if upID == 0 || c.hdr.Method == "initialize" {
+		return
+	}
+	b.enqueue(outbound{parts: replaceAt(msg, idResult, []byte(strconv.FormatInt(upID, 10))), method: "notifications/cancelled"})
+}
+
+// replaceAt returns msg with the value r, found by gjson in msg, replaced
+// by value, as parts that alias msg. It falls back to a rebuilt cancellation
+// when r's position is unknown.
+func replaceAt(msg []byte, r gjson.Result, value []byte) [][]byte {
+	if r.Index > 0 && r.Index+len(r.Raw) <= len(msg) && string(msg[r.Index:r.Index+len(r.Raw)]) == r.Raw {
+		return [][]byte{msg[:r.Index], value, msg[r.Index+len(r.Raw):]}
+	}
+	return [][]byte{[]byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":`), value, []byte(`}}`)}
+}
+
+// cancelAll answers every request still in flight with a shutdown error and
+// tells the service about those it may have received.
+func (b *Bridge) cancelAll() {
+	b.mu.Lock()
+	calls := make([]*call, 0, len(b.calls))
+	for _, c := range b.calls {
+		calls = append(calls, c)
+	}
+	b.mu.Unlock()
+
+	var ids []int64
+	for _, c := range calls {
+		if !c.answered.CompareAndSwap(false, true) {
+			continue
+		}
+		if id := c.sentID(); id != 0 && c.hdr.Method != "initialize" {
+			ids = append(ids, id)
+		}
+		c.cancel()
+		b.log.Warn("request cancelled by shutdown", "id", string(c.hdr.ID), "method", c.hdr.Method)
+		b.writeHost(jsonrpc.ErrorResponse(c.hdr.ID, CodeShuttingDown, "the bridge is shutting down: the request was cancelled", nil))
+	}
+	if len(ids) == 0 {
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(b.runCtx, cancelTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Go(func() {
+			msg := fmt.Appendf(nil, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":%d,"reason":"the bridge is shutting down"}}`, id)
+			if err := b.sendNotification(ctx, [][]byte{msg}, "notifications/cancelled"); err != nil {
+				b.log.Debug("sending notifications/cancelled at shutdown failed", "upstream_id", id, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// finish removes c from the table of requests in flight.
+func (b *Bridge) finish(c *call) {
+	b.mu.Lock()
+	if b.calls[c.key] == c {
+		delete(b.calls, c.key)
+	}
+	b.mu.Unlock()
+	c.cancel()
+}
+
+// localInitialize returns the bridge's own answer to initialize, for a
+// plain JSON-RPC endpoint that does not implement it.
+func (b *Bridge) localInitialize(msg []byte, h jsonrpc.Header) []byte {
+	version := gjson.GetBytes(msg, "params.protocolVersion").Str
+	if !supportedVersions[version] {
+		version = latestVersion
+	}
+	result := map[string]any{
+		"protocolVersion": version,
+		"capabilities":    map[string]any{"tools": map[string]any{}, "resources": map[string]any{}},
+		"serverInfo":      map[string]any{"name": "joai-bridge", "version": b.opts.Version},
+	}
+	raw, err := jsonrpc.Marshal(result)
+	if err != nil {
+		return jsonrpc.ErrorResponse(h.ID, jsonrpc.CodeInternalError, "encoding the initialize result failed", nil)
+	}
+	return jsonrpc.ResultResponse(h.ID, raw)
+}
+
+// supportedVersions are the MCP revisions the bridge accepts for a plain
+// endpoint, and latestVersion the one it offers otherwise.
+var supportedVersions = map[string]bool{
+	"2024-11-05": true,
+	"2025-03-26": true,
+	"2025-06-18": true,
+	"2025-11-25": true,
+}
+
+const latestVersion = "2025-11-25"
+
+// writeHost writes one message to the host, with every known token
+// redacted. A failed write is remembered by the writer and ends Run.
+func (b *Bridge) writeHost(parts ...[]byte) {
+	secrets := b.token.seen()
+	for i, p := range parts {
+		parts[i] = redact.Bytes(p, secrets...)
+	}
+	if err := b.out.Write(parts...); err != nil && b.out.Err() == nil {
+		b.log.Error("dropped a message that would break the output framing", "err", err)
+	}
+}
+
+// writeLocal writes a response the bridge produced itself and publishes it.
+func (b *Bridge) writeLocal(request, id, response []byte) {
+	b.writeHost(response)
+	if b.opts.Sink == nil {
+		return
+	}
+	secrets := b.token.seen()
+	if !gjson.ValidBytes(request) {
+		request = nil // an event carries only valid JSON
+	}
+	b.opts.Sink.Publish(inspector.Event{
+		Time:      time.Now(),
+		Source:    "bridge",
+		Direction: "host→upstream",
+		Method:    gjson.GetBytes(request, "method").Str,
+		ID:        string(id),
+		ErrorCode: int(gjson.GetBytes(response, "error.code").Int()),
+		Size:      len(request) + len(response),
+		Request:   redact.Bytes(request, secrets...),
+		Response:  response,
+		Note:      "answered by the bridge",
+	})
+}

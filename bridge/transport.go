@@ -1,0 +1,204 @@
+package bridge
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/joai-ai/joai-mcp/internal/redact"
+)
+
+// TransportOptions configure [NewHTTPTransport].
+type TransportOptions struct {
+	// CAFile is a PEM file of CA certificates trusted in addition to the
+	// system's, for a corporate proxy or a private CA. Empty means none.
+	CAFile string
+	// Proxy chooses the proxy for a request. Nil means
+	// http.ProxyFromEnvironment: HTTPS_PROXY, HTTP_PROXY and NO_PROXY from
+	// the process environment, and never a proxy for loopback addresses.
+	Proxy func(*http.Request) (*url.URL, error)
+	// MaxConnsPerHost is the number of idle connections kept per host.
+	// Zero means DefaultMaxConcurrent.
+	MaxConnsPerHost int
+}
+
+// NewHTTPTransport returns the HTTP transport the bridge uses by default:
+// HTTP/2 when the service offers it, bounded connection and TLS handshake
+// times, the proxy from the environment, and the system's CA pool plus
+// opts.CAFile. opts may be nil.
+func NewHTTPTransport(opts *TransportOptions) (*http.Transport, error) {
+	if opts == nil {
+		opts = &TransportOptions{}
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = opts.Proxy
+	if t.Proxy == nil {
+		t.Proxy = http.ProxyFromEnvironment
+	}
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 10 * time.Second
+	conns := opts.MaxConnsPerHost
+	if conns <= 0 {
+		conns = DefaultMaxConcurrent
+	}
+	t.MaxIdleConns = conns
+	t.MaxIdleConnsPerHost = conns
+	if opts.CAFile != "" {
+		pool, err := caPool(opts.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return t, nil
+}
+
+// caPool returns the system's CA pool with the certificates of file added.
+func caPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("CA file %s not found: fix --ca-file", file)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading CA file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA file %s contains no PEM certificate: --ca-file needs a file with -----BEGIN CERTIFICATE----- blocks", file)
+	}
+	return pool, nil
+}
+
+// ParseEndpoint parses and checks the MCP endpoint URL. It must be https,
+// or http on a loopback address (localhost, 127.0.0.0/8, ::1) unless
+// allowInsecure is set, because the token would otherwise cross the network
+// in clear text. User information in the URL is rejected, because it would
+// end up in logs.
+func ParseEndpoint(raw string, allowInsecure bool) (*url.URL, error) {
+	if raw == "" {
+		return nil, errors.New("no endpoint: pass --agent UUID or --url URL")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("invalid URL %q: %v", raw, err)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("invalid URL %s: it must not contain a user name or password; the token goes in JOAI_API_TOKEN or --token-file", u.Redacted())
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return nil, fmt.Errorf("invalid URL %q: it has no host; use the form https://host/path", raw)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !IsLoopback(u.Hostname()) && !allowInsecure {
+			return nil, fmt.Errorf("refusing plain http to %s: the token would cross the network unencrypted; use https, or pass --allow-insecure-http", u.Host)
+		}
+	default:
+		return nil, fmt.Errorf("invalid URL %q: the scheme must be https (or http on a loopback address)", raw)
+	}
+	return u, nil
+}
+
+// IsLoopback reports whether host is "localhost", a name under
+// ".localhost", or a loopback IP address.
+func IsLoopback(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// tokenCache keeps the token read from its source, so that a slow source is
+// asked once, and remembers every token it saw, for redaction.
+type tokenCache struct {
+	source TokenSource
+	// mu guards token and all.
+	mu    sync.Mutex
+	token string
+	all   []string
+}
+
+// get returns the cached token, reading it from the source the first time.
+func (t *tokenCache) get(ctx context.Context) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.token != "" {
+		return t.token, nil
+	}
+	tok, err := t.source.Token(ctx)
+	if err != nil {
+		return "", err
+	}
+	t.setLocked(tok)
+	return tok, nil
+}
+
+// reload asks the source again after used was rejected, and reports whether
+// a different token is now in use, so that a retry is worthwhile.
+func (t *tokenCache) reload(ctx context.Context, used string, log *slog.Logger) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.token != used {
+		return t.token != "" // another request already reloaded it
+	}
+	tok, err := t.source.Reload(ctx)
+	if err != nil {
+		log.Warn("reloading the API token failed", "source", t.source.Describe(), "err", err)
+		return false
+	}
+	if tok == used {
+		return false
+	}
+	t.setLocked(tok)
+	log.Info("the API token changed at its source", "source", t.source.Describe(), "token", redact.Token(tok))
+	return true
+}
+
+func (t *tokenCache) setLocked(tok string) {
+	t.token = tok
+	for _, s := range t.all {
+		if s == tok {
+			return
+		}
+	}
+	t.all = append(t.all, tok)
+}
+
+// seen returns every token used so far.
+func (t *tokenCache) seen() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.all
+}
+
+// redacted returns the current token in its redacted form, or "".
+func (t *tokenCache) redacted() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.token == "" {
+		return ""
+	}
+	return redact.Token(t.token)
+}
+
+// secrets returns the tokens to hide from messages.
+func (b *Bridge) secrets() []string {
+	return b.token.seen()
+}

@@ -3,13 +3,13 @@ package bridge
 import (
 	"bytes"
 	"context"
-		"fmt"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
-		"sync"
+	"sync"
 	"sync/atomic"
 	"time"
 

@@ -1,7 +1,6 @@
 package mockserver
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/joai-ai/joai-mcp/internal/inspector"
 	"github.com/joai-ai/joai-mcp/internal/redact"
+	"github.com/mark3labs/mcp-go/mcp"
 )
 
 // The error bodies of the JoAi API token documentation, byte for byte.
@@ -201,6 +201,10 @@ func (ex *exchange) applyReplyingFault() bool {
 		h.Set(k, v)
 	}
 	ex.writeBody(f.Status, body, h)
+	if !json.Valid(ex.reply) {
+		// A fault's body may be anything; events carry it as a string.
+		ex.reply, _ = json.Marshal(body)
+	}
 	return false
 }
 
@@ -401,13 +405,7 @@ func (ex *exchange) finish() {
 		rec.ID = redact.String(string(ex.msg.id), ex.rawTok)
 	}
 	if len(ex.body) > 0 {
-		b := ex.body[:min(len(ex.body), maxRecordedBody)]
-		b = redact.Bytes(b, ex.rawTok)
-		if json.Valid(b) {
-			rec.Body = bytes.Clone(b)
-		} else {
-			rec.Body, _ = json.Marshal(string(b))
-		}
+		rec.Body = ex.recordedBody()
 	}
 	if ex.fault != nil {
 		rec.Fault = ex.fault.describe()
@@ -425,6 +423,18 @@ func (ex *exchange) finish() {
 			"status", rec.Status, "error_code", ex.errCode, "latency", latency,
 			"token", ex.redactedToken(), "fault", rec.Fault, "note", rec.Note)
 	}
+}
+
+// recordedBody returns the body for the request log: redacted, cut to
+// maxRecordedBody, and as a JSON string when it is not JSON itself.
+func (ex *exchange) recordedBody() json.RawMessage {
+	b := redact.Bytes(ex.body[:min(len(ex.body), maxRecordedBody)], ex.rawTok)
+	// The JSON-RPC parser has already checked the bodies of agent POSTs.
+	valid := len(b) == len(ex.body) && ex.msg != nil && ex.msg.errCode != mcp.PARSE_ERROR
+	if !valid && !json.Valid(b) {
+		b, _ = json.Marshal(string(b))
+	}
+	return b
 }
 
 func (ex *exchange) redactedToken() string {
@@ -450,11 +460,10 @@ func (ex *exchange) event(rec Received, latency time.Duration) inspector.Event {
 		Token:      ex.redactedToken(),
 		Note:       strings.Trim(rec.Fault+"; "+rec.Note, "; "),
 	}
-	if json.Valid(rec.Body) {
-		ev.Request = rec.Body
-	}
-	if len(ex.reply) > 0 && json.Valid(ex.reply) {
-		ev.Response = redact.Bytes(bytes.Clone(ex.reply), ex.rawTok)
+	ev.Request = rec.Body
+	if len(ex.reply) > 0 {
+		// Replies are built by the server and always JSON.
+		ev.Response = redact.Bytes(ex.reply, ex.rawTok)
 	}
 	if ex.tok != nil {
 		b := ex.s.limiter.bucketFor(ex.tok.id, ex.tok.limits)

@@ -25,7 +25,8 @@ type Received struct {
 	// empty when the message had none.
 	ID string `json:"id,omitempty"`
 	// Body is the request body, with the request's token redacted, cut to
-	// the first 64 KiB.
+	// the first 16 KiB. A body that is not JSON, or was cut, is a JSON
+	// string.
 	Body json.RawMessage `json:"body,omitempty"`
 	// Status is the HTTP status of the reply, or 0 when the connection was
 	// dropped before one.
@@ -41,7 +42,7 @@ type Received struct {
 const requestLogSize = 1000
 
 // maxRecordedBody is how much of each body a Received keeps.
-const maxRecordedBody = 64 << 10
+const maxRecordedBody = 16 << 10
 
 // requestLog is a ring of the most recent requests.
 type requestLog struct {

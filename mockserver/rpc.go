@@ -46,16 +46,20 @@ func parseMessage(body []byte) *rpcMessage {
 	if len(trimmed) == 0 {
 		return m.invalid(mcp.PARSE_ERROR, "Parse error: the body is empty")
 	}
-	if !json.Valid(trimmed) {
-		return m.invalid(mcp.PARSE_ERROR, "Parse error: the body is not valid JSON")
-	}
-	if trimmed[0] == '[' {
-		// MCP 2025-06-18 removed JSON-RPC batching, and 2025-11-25 keeps it
-		// out.
-		return m.invalid(mcp.INVALID_REQUEST, "Invalid Request: batch arrays are not supported; send one message per request")
-	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(trimmed, &fields); err != nil {
+		var syntax *json.SyntaxError
+		switch {
+		case errors.As(err, &syntax):
+			return m.invalid(mcp.PARSE_ERROR, "Parse error: the body is not valid JSON")
+		case trimmed[0] == '[':
+			// MCP 2025-06-18 removed JSON-RPC batching, and 2025-11-25
+			// keeps it out.
+			return m.invalid(mcp.INVALID_REQUEST, "Invalid Request: batch arrays are not supported; send one message per request")
+		}
+		return m.invalid(mcp.INVALID_REQUEST, "Invalid Request: the body must be a JSON object")
+	}
+	if fields == nil {
 		return m.invalid(mcp.INVALID_REQUEST, "Invalid Request: the body must be a JSON object")
 	}
 	if id, ok := fields["id"]; ok {

@@ -315,6 +315,9 @@ func TestServerRequestOnSSE(t *testing.T) {
 			} else if !strings.Contains(ev.data, tt.wantError) || !strings.Contains(ev.data, "-32603") {
 				t.Errorf("response = %s, want a -32603 error containing %s", ev.data, tt.wantError)
 			}
+			// The end of the stream comes after the handler, and so the
+			// request log entry, is done.
+			st.all(t)
 			var note string
 			for _, r := range s.Requests() {
 				if r.Method == "tools/call" {

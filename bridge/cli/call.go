@@ -192,12 +192,12 @@ func typedValue(value string, schema json.RawMessage) json.RawMessage {
 // contentItem is one item of a tool result's content or of a resource's
 // contents.
 type contentItem struct {
-	Type     string `json:"type"`
-	Text     *string `json:"text"`
-	MIMEType string `json:"mimeType"`
-	Data     string `json:"data"`
-	Blob     string `json:"blob"`
-	URI      string `json:"uri"`
+	Type     string       `json:"type"`
+	Text     *string      `json:"text"`
+	MIMEType string       `json:"mimeType"`
+	Data     string       `json:"data"`
+	Blob     string       `json:"blob"`
+	URI      string       `json:"uri"`
 	Resource *contentItem `json:"resource"`
 }
 

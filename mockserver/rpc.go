@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/tidwall/gjson"
 )
 
 // Protocol revisions. initialize negotiates the first two; the
@@ -39,65 +40,88 @@ type rpcMessage struct {
 }
 
 // parseMessage decodes one JSON-RPC message. It never fails: an invalid
-// body gives a message whose errCode is -32700 or -32600.
+// body gives a message whose errCode is -32700 or -32600. Member names are
+// matched exactly, as JSON-RPC 2.0 requires; a repeated member counts by
+// its last occurrence, as with encoding/json.
 func parseMessage(body []byte) *rpcMessage {
 	m := &rpcMessage{}
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		return m.invalid(mcp.PARSE_ERROR, "Parse error: the body is empty")
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(trimmed, &fields); err != nil {
-		var syntax *json.SyntaxError
-		switch {
-		case errors.As(err, &syntax):
-			return m.invalid(mcp.PARSE_ERROR, "Parse error: the body is not valid JSON")
-		case trimmed[0] == '[':
-			// MCP 2025-06-18 removed JSON-RPC batching, and 2025-11-25
-			// keeps it out.
-			return m.invalid(mcp.INVALID_REQUEST, "Invalid Request: batch arrays are not supported; send one message per request")
+	if !gjson.ValidBytes(trimmed) {
+		return m.invalid(mcp.PARSE_ERROR, "Parse error: the body is not valid JSON")
+	}
+	doc := gjson.ParseBytes(trimmed)
+	switch {
+	case doc.IsArray():
+		// MCP 2025-06-18 removed JSON-RPC batching, and 2025-11-25 keeps it
+		// out.
+		return m.invalid(mcp.INVALID_REQUEST, "Invalid Request: batch arrays are not supported; send one message per request")
+	case !doc.IsObject():
+		return m.invalid(mcp.INVALID_REQUEST, "Invalid Request: the body must be a JSON object")
+	}
+	var version, id, method, params, result, rpcErr gjson.Result
+	doc.ForEach(func(key, value gjson.Result) bool {
+		switch key.String() {
+		case "jsonrpc":
+			version = value
+		case "id":
+			id = value
+		case "method":
+			method = value
+		case "params":
+			params = value
+		case "result":
+			result = value
+		case "error":
+			rpcErr = value
 		}
-		return m.invalid(mcp.INVALID_REQUEST, "Invalid Request: the body must be a JSON object")
+		return true
+	})
+	// raw returns a member's bytes without copying them.
+	raw := func(r gjson.Result) json.RawMessage {
+		return json.RawMessage(trimmed[r.Index : r.Index+len(r.Raw)])
 	}
-	if fields == nil {
-		return m.invalid(mcp.INVALID_REQUEST, "Invalid Request: the body must be a JSON object")
-	}
-	if id, ok := fields["id"]; ok {
-		if !validID(id) {
+
+	if id.Exists() {
+		if id.Type != gjson.String && id.Type != gjson.Number {
 			return m.invalid(mcp.INVALID_REQUEST, "Invalid Request: id must be a string or a number")
 		}
-		m.id = id
+		m.id = raw(id)
 	}
-	if v := fields["jsonrpc"]; string(v) != `"2.0"` {
+	if version.Type != gjson.String || version.Raw != `"2.0"` {
 		return m.invalid(mcp.INVALID_REQUEST, `Invalid Request: "jsonrpc" must be "2.0"`)
 	}
-	method, hasMethod := fields["method"]
-	result, hasResult := fields["result"]
-	rpcErr, hasError := fields["error"]
 	switch {
-	case hasMethod && (hasResult || hasError):
+	case method.Exists() && (result.Exists() || rpcErr.Exists()):
 		return m.invalid(mcp.INVALID_REQUEST, "Invalid Request: a message cannot have both method and result or error")
-	case hasMethod:
-		if err := json.Unmarshal(method, &m.method); err != nil || m.method == "" {
-			m.method = ""
+	case method.Exists():
+		if method.Type != gjson.String || method.Str == "" {
 			return m.invalid(mcp.INVALID_REQUEST, "Invalid Request: method must be a non-empty string")
 		}
-	case hasResult && hasError:
+		m.method = method.String()
+	case result.Exists() && rpcErr.Exists():
 		return m.invalid(mcp.INVALID_REQUEST, "Invalid Request: a response cannot have both result and error")
-	case hasResult || hasError:
+	case result.Exists() || rpcErr.Exists():
 		if m.id == nil {
 			return m.invalid(mcp.INVALID_REQUEST, "Invalid Request: a response needs the id of the request it answers")
 		}
-		m.response, m.result, m.rpcErr = true, result, rpcErr
+		m.response = true
+		if result.Exists() {
+			m.result = raw(result)
+		} else {
+			m.rpcErr = raw(rpcErr)
+		}
 		return m
 	default:
 		return m.invalid(mcp.INVALID_REQUEST, "Invalid Request: method is missing")
 	}
-	if p, ok := fields["params"]; ok && string(p) != "null" {
-		if p[0] != '{' && p[0] != '[' {
+	if params.Exists() && params.Type != gjson.Null {
+		if !params.IsObject() && !params.IsArray() {
 			return m.invalid(mcp.INVALID_REQUEST, "Invalid Request: params must be an object")
 		}
-		m.params = p
+		m.params = raw(params)
 	}
 	return m
 }

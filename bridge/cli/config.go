@@ -128,9 +128,6 @@ func (inv *invocation) serverEntry(t *target, command string) (hostconfig.Server
 	if t.baseURL != DefaultBaseURL {
 		s.Env[envBaseURL] = t.baseURL
 	}
-	if t.apiURL != defaultAPIURL {
-		s.Env[envAPIURL] = t.apiURL
-	}
 	// The host passes little more than HOME, so the bridge it starts would
 	// look for the fallback token file under ~/.config, not here.
 	if x := inv.getenv("XDG_CONFIG_HOME"); x != "" && inv.os() != "windows" && inv.os() != "darwin" {

@@ -49,7 +49,7 @@ func TestConfigPrintsEntry(t *testing.T) {
 	if diff := cmp.Diff([]string{"--agent", h.info.AgentUUID}, entry.Args); diff != "" {
 		t.Errorf("args (-want +got):\n%s", diff)
 	}
-	wantEnv := map[string]string{"JOAI_BASE_URL": h.mock.URL, "JOAI_API_URL": h.mock.URL, "XDG_CONFIG_HOME": h.env["XDG_CONFIG_HOME"]}
+	wantEnv := map[string]string{"JOAI_BASE_URL": h.mock.URL, "XDG_CONFIG_HOME": h.env["XDG_CONFIG_HOME"]}
 	if diff := cmp.Diff(wantEnv, entry.Env); diff != "" {
 		t.Errorf("env (-want +got):\n%s", diff)
 	}

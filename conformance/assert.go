@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/tidwall/gjson"
 )
 
@@ -206,13 +206,10 @@ func equalsDiff(a *Assertion, res gjson.Result, vars variables) string {
 	if err != nil {
 		return "decoding the value: " + err.Error()
 	}
-	var opts []cmp.Option
 	if a.Unordered {
-		opts = append(opts, cmpopts.SortSlices(func(x, y any) bool {
-			return canonical(x) < canonical(y)
-		}))
+		want, got = sortArrays(want), sortArrays(got)
 	}
-	if diff := cmp.Diff(want, got, opts...); diff != "" {
+	if diff := cmp.Diff(want, got); diff != "" {
 		return "value differs (-want +got):\n" + diff
 	}
 	return ""
@@ -226,6 +223,28 @@ func decodeNormalized(raw []byte) (any, error) {
 		return nil, err
 	}
 	return val, nil
+}
+
+// sortArrays sorts every array inside a decoded JSON value by the
+// canonical JSON of its elements, so that arrays compare as multisets and
+// a diff of two sorted values shows only the elements that differ.
+func sortArrays(val any) any {
+	switch x := val.(type) {
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = sortArrays(e)
+		}
+		sort.SliceStable(out, func(i, j int) bool { return canonical(out[i]) < canonical(out[j]) })
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = sortArrays(e)
+		}
+		return out
+	}
+	return val
 }
 
 // canonical returns the JSON text of a decoded value with sorted keys.
@@ -389,7 +408,7 @@ func rangeText(a *Assertion, res gjson.Result, vars variables) string {
 func describeAssertion(a *Assertion) string {
 	var parts []string
 	if a.Equals != nil {
-		parts = append(parts, string(a.Equals))
+		parts = append(parts, compactText(a.Equals))
 	}
 	if a.Exists {
 		parts = append(parts, "a value")
@@ -401,7 +420,7 @@ func describeAssertion(a *Assertion) string {
 		parts = append(parts, "a value matching "+a.Matches)
 	}
 	if a.Contains != nil {
-		parts = append(parts, "a value containing "+string(a.Contains))
+		parts = append(parts, "a value containing "+compactText(a.Contains))
 	}
 	if a.Length != nil {
 		parts = append(parts, "a value with a length")
@@ -410,6 +429,14 @@ func describeAssertion(a *Assertion) string {
 		parts = append(parts, "a number")
 	}
 	return snippet([]byte(strings.Join(parts, " and ")), 300)
+}
+
+// compactText returns JSON without insignificant space.
+func compactText(raw json.RawMessage) string {
+	if c, err := compactJSON(raw); err == nil {
+		return string(c)
+	}
+	return string(raw)
 }
 
 // snippet shortens b for a message, keeping its start.

@@ -167,7 +167,10 @@ func (r *runner) runFixture(ctx context.Context, ss *session, skip string, start
 		}
 	}
 
-	fr.Duration, fr.Waited, fr.Exchanges = time.Since(began), ss.waited, ss.exchanges
+	fr.Duration, fr.Waited = time.Since(began), ss.waited
+	if r.opts.Record {
+		fr.Exchanges = templatize(ss.exchanges, ss.vars)
+	}
 	if fail != nil {
 		fr.Status, fr.Failure = StatusFail, fail
 		fr.Reason = failureSummary(fail)

@@ -89,6 +89,8 @@ type session struct {
 
 	waited    time.Duration
 	exchanges []Exchange
+	// waitNote describes the current step's wait, for its failure.
+	waitNote string
 }
 
 // missingNeeds returns why a target cannot run f, or "" when it can.
@@ -135,10 +137,13 @@ func (ss *session) runStep(ctx context.Context, i int) *Failure {
 			return failure(nil, nil, err.Error())
 		}
 	}
+	ss.waitNote = ""
 	if s.Wait != nil {
-		if err := ss.wait(ctx, s.Wait); err != nil {
+		d, err := ss.wait(ctx, s.Wait)
+		if err != nil {
 			return failure(nil, nil, err.Error())
 		}
+		ss.waitNote = fmt.Sprintf("wait %s is %v, and the request went out after it", s.Wait, d)
 	}
 	req, err := ss.tr.build(s, ss.vars)
 	if err != nil {
@@ -174,7 +179,11 @@ func (ss *session) finishStep(i int, s *Step, req *request, rep *reply, attempts
 		return nil
 	}
 	if mm := checkExpect(&s.Expect, rep, ss.vars, ss.kind); len(mm) > 0 {
-		return ss.failure(i, req, rep, mismatchStrings(mm))
+		problems := mismatchStrings(mm)
+		if ss.waitNote != "" {
+			problems = append(problems, ss.waitNote)
+		}
+		return ss.failure(i, req, rep, problems)
 	}
 	names := make([]string, 0, len(s.Capture))
 	for name := range s.Capture {
@@ -313,16 +322,17 @@ func groupSizes(groups []Group, sizes []int) string {
 
 // wait sleeps for a step's wait: a number of seconds, or a template that
 // expands to delta-seconds or an HTTP-date.
-func (ss *session) wait(ctx context.Context, raw json.RawMessage) error {
+// It returns how long it waited.
+func (ss *session) wait(ctx context.Context, raw json.RawMessage) (time.Duration, error) {
 	d, err := parseWait(raw, ss.vars)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if max := ss.r.maxWait(); d > max {
-		return fmt.Errorf("wait of %v exceeds the maximum wait of %v: raise --max-wait if the target really needs it", d, max)
+		return 0, fmt.Errorf("wait of %v exceeds the maximum wait of %v: raise --max-wait if the target really needs it", d, max)
 	}
 	if d <= 0 {
-		return nil
+		return 0, nil
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -330,10 +340,10 @@ func (ss *session) wait(ctx context.Context, raw json.RawMessage) error {
 	select {
 	case <-t.C:
 	case <-ctx.Done():
-		return ctx.Err()
+		return 0, ctx.Err()
 	}
 	ss.waited += time.Since(start)
-	return nil
+	return d, nil
 }
 
 // parseWait evaluates a step's wait.

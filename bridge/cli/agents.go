@@ -92,9 +92,9 @@ func listAgents(ctx context.Context, client *http.Client, t *target, tok string)
 	return parseAgents(body)
 }
 
-// parseAgents reads a discovery reply. The reference does not give its
-// shape; the mock sends {"agents": [...]}, and a bare array or a "data"
-// array are accepted as well. "id" stands in for a missing "uuid".
+// parseAgents reads a discovery reply. The JoAi API documentation does not
+// give its shape. The mock sends {"agents": [...]}, and a bare array or a
+// "data" array are accepted as well. "id" replaces a missing "uuid".
 func parseAgents(body []byte) ([]agentInfo, error) {
 	var raw []json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {

@@ -15,7 +15,7 @@ const callUsage = "call [flags] TOOL [key=value | key:=json ...]"
 
 // runCall calls one tool of the agent and prints its result. A key=value
 // argument is a string, unless the tool's input schema gives the property
-// another type; key:=json is a JSON value as written.
+// another type. A key:=json argument is a JSON value as written.
 func runCall(inv *invocation) int {
 	fs := flag.NewFlagSet("call", flag.ContinueOnError)
 	resolve := targetFlags(fs, inv)
@@ -88,8 +88,8 @@ func runCall(inv *invocation) int {
 	return exitOK
 }
 
-// defaultCallTimeout bounds a one-shot call; prompt_agent waits for the
-// agent's reply, which can take minutes.
+// defaultCallTimeout bounds a one-shot call, because prompt_agent waits for
+// the agent's reply, which can take minutes.
 const defaultCallTimeout = 5 * time.Minute
 
 // reparse collects positional arguments, parsing any flags that follow

@@ -40,12 +40,12 @@ type invocation struct {
 	stdout io.Writer
 	stderr io.Writer
 
-	// keyring replaces the OS keychain; nil means the system keychain,
+	// keyring replaces the OS keychain. Nil means the system keychain,
 	// unless JOAI_KEYCHAIN=off.
 	keyring credentials.Keyring
-	// executable returns the bridge's own path; nil means os.Executable.
+	// executable returns the bridge's own path. Nil means os.Executable.
 	executable func() (string, error)
-	// goos replaces runtime.GOOS for host file locations; empty means
+	// goos replaces runtime.GOOS for host file locations. Empty means
 	// runtime.GOOS.
 	goos string
 }

@@ -364,6 +364,15 @@ func encodeEntry(seq uint64, ev *Event) []byte {
 	if err == nil {
 		return b
 	}
+
+	// Marshal validates Request and Response, so checking them first would
+	// cost every event a second pass over its messages.
+	ev.Request = validJSON(ev.Request)
+	ev.Response = validJSON(ev.Response)
+	b, err = json.Marshal(eventMessage{Kind: "event", Seq: seq, Event: ev})
+	if err == nil {
+		return b
+	}
 	bare := Event{Time: ev.Time, Source: ev.Source, Direction: ev.Direction,
 		Note: "event could not be encoded for the page: " + err.Error()}
 	b, _ = json.Marshal(eventMessage{Kind: "event", Seq: seq, Event: &bare})

@@ -1,6 +1,7 @@
 package inspector
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -42,13 +43,20 @@ func feedURL(srv *httptest.Server) string {
 	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
 }
 
+// feed is the test's end of a page connection. It splits each WebSocket
+// message into the feed messages on its lines.
+type feed struct {
+	conn    *websocket.Conn
+	pending [][]byte
+}
+
 // dialFeed opens the feed of srv as a page on srv's own origin would.
-func dialFeed(tb testing.TB, srv *httptest.Server) *websocket.Conn {
+func dialFeed(tb testing.TB, srv *httptest.Server) *feed {
 	tb.Helper()
 	return dialFeedWith(tb, srv, websocket.DefaultDialer)
 }
 
-func dialFeedWith(tb testing.TB, srv *httptest.Server, d *websocket.Dialer) *websocket.Conn {
+func dialFeedWith(tb testing.TB, srv *httptest.Server, d *websocket.Dialer) *feed {
 	tb.Helper()
 	hdr := http.Header{"Origin": {srv.URL}}
 	conn, resp, err := d.DialContext(tb.Context(), feedURL(srv), hdr)
@@ -56,7 +64,27 @@ func dialFeedWith(tb testing.TB, srv *httptest.Server, d *websocket.Dialer) *web
 		tb.Fatalf("dialing the feed: %v (response %v)", err, resp)
 	}
 	tb.Cleanup(func() { conn.Close() })
-	return conn
+	return &feed{conn: conn}
+}
+
+// next returns the next feed message.
+func (f *feed) next(tb testing.TB) feedMessage {
+	tb.Helper()
+	for len(f.pending) == 0 {
+		f.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_, b, err := f.conn.ReadMessage()
+		if err != nil {
+			tb.Fatalf("reading the feed: %v", err)
+		}
+		f.pending = bytes.Split(b, []byte("\n"))
+	}
+	b := f.pending[0]
+	f.pending = f.pending[1:]
+	var m feedMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		tb.Fatalf("decoding feed message %q: %v", b, err)
+	}
+	return m
 }
 
 // stalledDialer returns a dialer whose connections have a tiny receive
@@ -75,20 +103,6 @@ func stalledDialer() *websocket.Dialer {
 			return c, nil
 		},
 	}
-}
-
-func readFeed(tb testing.TB, conn *websocket.Conn) feedMessage {
-	tb.Helper()
-	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-	_, b, err := conn.ReadMessage()
-	if err != nil {
-		tb.Fatalf("reading the feed: %v", err)
-	}
-	var m feedMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		tb.Fatalf("decoding feed message %q: %v", b, err)
-	}
-	return m
 }
 
 // waitPages waits until h has n pages attached.
@@ -114,7 +128,7 @@ func TestHubReplayThenLive(t *testing.T) {
 	}
 
 	conn := dialFeed(t, srv)
-	hello := readFeed(t, conn)
+	hello := conn.next(t)
 	if hello.Kind != "hello" || hello.Replay != 3 || hello.Title != "joai-test" || hello.Hub == "" {
 		t.Fatalf("first message = %+v, want a hello with replay 3 and title joai-test", hello)
 	}
@@ -127,7 +141,7 @@ func TestHubReplayThenLive(t *testing.T) {
 	}
 	var got []seen
 	for range 4 {
-		m := readFeed(t, conn)
+		m := conn.next(t)
 		if m.Kind != "event" {
 			t.Fatalf("message = %+v, want an event", m)
 		}
@@ -143,12 +157,12 @@ func TestHubReplayDisabled(t *testing.T) {
 	h, srv := startHub(t, &Options{Replay: -1})
 	h.Publish(methodEvent("old"))
 	conn := dialFeed(t, srv)
-	if m := readFeed(t, conn); m.Kind != "hello" || m.Replay != 0 {
+	if m := conn.next(t); m.Kind != "hello" || m.Replay != 0 {
 		t.Fatalf("first message = %+v, want a hello with replay 0", m)
 	}
 	waitPages(t, h, 1)
 	h.Publish(methodEvent("new"))
-	if m := readFeed(t, conn); m.Event == nil || m.Event.Method != "new" || m.Seq != 2 {
+	if m := conn.next(t); m.Event == nil || m.Event.Method != "new" || m.Seq != 2 {
 		t.Fatalf("message = %+v, want event 2 (new)", m)
 	}
 }
@@ -183,14 +197,14 @@ func TestHubReplayMeetsLiveWithoutGap(t *testing.T) {
 	wg.Wait()
 	last := h.Stats().Published
 
-	hello := readFeed(t, conn)
+	hello := conn.next(t)
 	if hello.Kind != "hello" {
 		t.Fatalf("first message = %+v, want hello", hello)
 	}
-	first := readFeed(t, conn)
+	first := conn.next(t)
 	prev := first.Seq
 	for prev < last {
-		m := readFeed(t, conn)
+		m := conn.next(t)
 		if m.Seq != prev+1 {
 			t.Fatalf("after event %d came %+v, want event %d", prev, m, prev+1)
 		}
@@ -236,7 +250,7 @@ func TestHubPublishDropsForStalledPage(t *testing.T) {
 	// rise to the hub's.
 	var total int64
 	for total != dropped {
-		m := readFeed(t, conn)
+		m := conn.next(t)
 		if m.Kind == "dropped" {
 			if m.Total < total || m.Total > dropped {
 				t.Fatalf("page was told %d events dropped after %d, hub counted %d", m.Total, total, dropped)
@@ -301,8 +315,8 @@ func TestHubCopiesEvent(t *testing.T) {
 	rl.Remaining = 0
 
 	conn := dialFeed(t, srv)
-	readFeed(t, conn) // hello
-	m := readFeed(t, conn)
+	conn.next(t) // hello
+	m := conn.next(t)
 	if got := string(m.Event.Request); got != `{"jsonrpc":"2.0","id":1,"method":"ping"}` {
 		t.Errorf("Request = %s, want the bytes as published", got)
 	}
@@ -325,8 +339,8 @@ func TestHubCutsLongMessages(t *testing.T) {
 	h.Publish(blob)
 
 	conn := dialFeed(t, srv)
-	readFeed(t, conn)
-	m := readFeed(t, conn)
+	conn.next(t)
+	m := conn.next(t)
 	var text string
 	if err := json.Unmarshal(m.Event.Request, &text); err != nil {
 		t.Fatalf("cut Request %s is not a JSON string: %v", m.Event.Request, err)
@@ -346,7 +360,7 @@ func TestHubCutsLongMessages(t *testing.T) {
 
 	// A long run of credential characters that is no Bearer value is cut
 	// at the limit, not before.
-	m = readFeed(t, conn)
+	m = conn.next(t)
 	if err := json.Unmarshal(m.Event.Response, &text); err != nil {
 		t.Fatalf("cut Response %s is not a JSON string: %v", m.Event.Response, err)
 	}

@@ -1,6 +1,7 @@
 package inspector
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -30,9 +31,8 @@ func isTokenRune(r rune) bool {
 // sanitize prepares ev for a page, as a second line of defence behind the
 // producers, which redact before publishing. It replaces every Bearer
 // credential in the text fields and messages by its [redact.Token] form,
-// and then every other occurrence of the same credential. It redacts a
-// Token that is not in redacted form. It turns a message that is not valid
-// JSON into a JSON string, so the event can still be encoded.
+// and then every other occurrence of the same credential. It also redacts
+// a Token that is not in redacted form.
 func sanitize(ev *Event) {
 	var secrets []string
 	ev.Request, secrets = redactBearer(ev.Request, secrets)
@@ -53,9 +53,6 @@ func sanitize(ev *Event) {
 	if !isRedacted(ev.Token) {
 		ev.Token = redact.Token(ev.Token)
 	}
-
-	ev.Request = validJSON(ev.Request)
-	ev.Response = validJSON(ev.Response)
 }
 
 // redactBearer replaces the credential of each Bearer match in b by its
@@ -63,6 +60,9 @@ func sanitize(ev *Event) {
 // search for elsewhere. Shorter ones would match ordinary words, and
 // [redact.Token] hides them entirely anyway.
 func redactBearer(b []byte, secrets []string) ([]byte, []string) {
+	if !containsBearer(b) {
+		return b, secrets
+	}
 	matches := bearerPattern.FindAllSubmatchIndex(b, -1)
 	if matches == nil {
 		return b, secrets
@@ -79,6 +79,22 @@ func redactBearer(b []byte, secrets []string) ([]byte, []string) {
 		}
 	}
 	return append(out, b[last:]...), secrets
+}
+
+// containsBearer reports whether b contains "bearer" in any letter case.
+// It is much cheaper than bearerPattern, which most messages never need.
+func containsBearer(b []byte) bool {
+	for i := 0; i+len("bearer") <= len(b); i++ {
+		j := bytes.IndexAny(b[i:], "bB")
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i+len("bearer") <= len(b) && bytes.EqualFold(b[i:i+len("bearer")], []byte("bearer")) {
+			return true
+		}
+	}
+	return false
 }
 
 // isRedacted reports whether tok is empty or in the form [redact.Token]

@@ -173,14 +173,12 @@ func TestConfigRejects(t *testing.T) {
 }
 
 func TestConfigRejectsGoRunBinary(t *testing.T) {
-	h := newHarness(t)
 	inv := &invocation{executable: func() (string, error) {
 		return "/tmp/go-build123/b001/exe/joai-bridge", nil
 	}}
 	if _, err := inv.bridgePath(""); err == nil || !strings.Contains(err.Error(), "go install ./cmd/joai-bridge") {
 		t.Errorf("bridgePath for a go run binary = %v, want the go install advice", err)
 	}
-	_ = h
 }
 
 // TestNoTokenInAnyOutput runs every setup subcommand, in text and JSON

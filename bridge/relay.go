@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -45,6 +46,11 @@ func (b *Bridge) serve(c *call) {
 	case cerr != nil:
 		response = jsonrpc.ErrorResponse(c.hdr.ID, cerr.Code, cerr.Message, cerr.Data)
 		b.writeHost(response)
+		if upID := c.sentID(); cerr.Code == CodeTimeout && upID != 0 && c.hdr.Method != "initialize" {
+			// MCP asks a sender whose request timed out to cancel it.
+			msg := fmt.Appendf(nil, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":%d,"reason":"the request timed out"}}`, upID)
+			b.enqueue(outbound{parts: [][]byte{msg}, method: "notifications/cancelled"})
+		}
 		b.log.Warn("request failed", "method", c.hdr.Method, "id", string(c.hdr.ID), "code", cerr.Code, "err", cerr.Message, "status", res.status, "attempts", res.attempts, "latency", latency)
 	case res.local != nil:
 		response = res.local

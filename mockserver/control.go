@@ -106,7 +106,7 @@ func (s *Server) controlAddFault(w http.ResponseWriter, r *http.Request) {
 	if !decodeControl(w, r, &f) {
 		return
 	}
-	if err := f.validate(); err != nil {
+	if err := f.Validate(); err != nil {
 		controlError(w, http.StatusBadRequest, "invalid_request", "invalid fault: "+err.Error())
 		return
 	}

@@ -155,7 +155,10 @@ func parseDurationField(name, v string) (time.Duration, error) {
 	return d, nil
 }
 
-func (f *Fault) validate() error {
+// Validate reports the first invalid field of f: a negative count or
+// duration, a status outside 200–599, an unknown Drop, Break or
+// ServerRequest, SlowBytes without SlowInterval, or a bad header name.
+func (f *Fault) Validate() error {
 	switch {
 	case f.Count < 0:
 		return fmt.Errorf("count %d is negative: use 0 for every matching request", f.Count)
@@ -315,7 +318,7 @@ func (l *faultList) list() []Fault {
 // the fault is invalid (an unknown Drop or Break, a status outside
 // 200–599); the control API returns 400 for those instead.
 func (s *Server) AddFault(f Fault) {
-	if err := f.validate(); err != nil {
+	if err := f.Validate(); err != nil {
 		panic("mockserver: AddFault: " + err.Error())
 	}
 	s.faults.add(f)

@@ -205,7 +205,7 @@ func New(opts *Options) (*Server, error) {
 	s.sessions.init()
 	s.pending.init()
 	for _, f := range o.Faults {
-		if err := f.validate(); err != nil {
+		if err := f.Validate(); err != nil {
 			return nil, fmt.Errorf("fault: %w", err)
 		}
 		s.faults.add(f)

@@ -67,6 +67,9 @@ func (l *faultList) Set(v string) error {
 	if err := dec.Decode(&f); err != nil {
 		return fmt.Errorf("not a fault in JSON, such as {\"method\":\"tools/call\",\"status\":503,\"count\":1}: %v", err)
 	}
+	if err := f.Validate(); err != nil {
+		return err
+	}
 	*l = append(*l, f)
 	return nil
 }
@@ -124,6 +127,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("--window %v is negative: use a positive duration, or 0 for the seed's value", c.opts.Limits.Window)
 	}
 	if f, ok := ff.fault(); ok {
+		if err := f.Validate(); err != nil {
+			return nil, fmt.Errorf("fault flags: %w", err)
+		}
 		faults = append(faults, f)
 	}
 	c.opts.Faults = faults

@@ -14,7 +14,7 @@ import (
 // of the same team is as inaccessible as one of another team.
 func (s *Server) withAgent(next func(*exchange)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		ex := exchangeOf(r)
+		ex := exchangeOf(w)
 		a := s.state.agent(r.PathValue("uuid"))
 		if a == nil || ex.tok.agentUUID != a.UUID {
 			ex.note = "agent not accessible to the token"
@@ -228,7 +228,7 @@ func (s *Server) serveAgentDELETE(ex *exchange) {
 }
 
 func (s *Server) serveMissingContext(w http.ResponseWriter, r *http.Request) {
-	exchangeOf(r).writeBody(http.StatusBadRequest, bodyMissingContext, nil)
+	exchangeOf(w).writeBody(http.StatusBadRequest, bodyMissingContext, nil)
 }
 
 // agentJSON is an agent as GET /api/agents lists it.
@@ -240,7 +240,7 @@ type agentJSON struct {
 }
 
 func (s *Server) serveAgents(w http.ResponseWriter, r *http.Request) {
-	ex := exchangeOf(r)
+	ex := exchangeOf(w)
 	list := []agentJSON{}
 	for _, a := range s.state.teamAgents(ex.tok.team) {
 		list = append(list, agentJSON{UUID: a.UUID, Name: a.Name, Team: a.Team, Description: a.Info["description"]})

@@ -61,9 +61,30 @@ type exchange struct {
 	hijacked bool
 }
 
-type exchangeKey struct{}
+// The exchange is the ResponseWriter that front passes to the routes, so
+// that handlers find it without a context value.
 
-func exchangeOf(r *http.Request) *exchange { return r.Context().Value(exchangeKey{}).(*exchange) }
+func exchangeOf(w http.ResponseWriter) *exchange { return w.(*exchange) }
+
+// Header returns the reply header.
+func (ex *exchange) Header() http.Header { return ex.w.Header() }
+
+// WriteHeader sends the status line and headers.
+func (ex *exchange) WriteHeader(status int) {
+	ex.status, ex.written = status, true
+	ex.w.WriteHeader(status)
+}
+
+// Write sends body bytes, with status 200 if none was sent yet.
+func (ex *exchange) Write(b []byte) (int, error) {
+	if !ex.written {
+		ex.status, ex.written = http.StatusOK, true
+	}
+	return ex.w.Write(b)
+}
+
+// Unwrap returns the underlying writer, for http.ResponseController.
+func (ex *exchange) Unwrap() http.ResponseWriter { return ex.w }
 
 // routes builds the handler: the control API, and everything else behind
 // the front door that reads the body, applies faults and authenticates.
@@ -83,7 +104,7 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("DELETE /api/tokens/{id}", s.serveTokenRevoke)
 	api.HandleFunc("/api/tokens/{id}", methodNotAllowed("DELETE"))
 	api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		exchangeOf(r).writeBody(http.StatusNotFound, bodyEndpointMissing, nil)
+		exchangeOf(w).writeBody(http.StatusNotFound, bodyEndpointMissing, nil)
 	})
 
 	root := http.NewServeMux()
@@ -94,7 +115,7 @@ func (s *Server) routes() http.Handler {
 
 func methodNotAllowed(allow string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		ex := exchangeOf(r)
+		ex := exchangeOf(w)
 		ex.writeBody(http.StatusMethodNotAllowed,
 			`{"error":"method_not_allowed","error_description":"Allowed methods: `+allow+`"}`,
 			http.Header{"Allow": {allow}})
@@ -130,7 +151,7 @@ func (s *Server) front(next http.Handler) http.Handler {
 			ex.note = "client gone during injected latency"
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex)))
+		next.ServeHTTP(ex, r)
 	})
 }
 
@@ -145,7 +166,15 @@ func (ex *exchange) readBody() bool {
 	if ex.r.Body == nil || ex.r.Method == http.MethodGet || ex.r.Method == http.MethodHead {
 		return true
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(ex.w, ex.r.Body, ex.s.maxBody))
+	rd := http.MaxBytesReader(ex.w, ex.r.Body, ex.s.maxBody)
+	var body []byte
+	var err error
+	if n := ex.r.ContentLength; n >= 0 && n <= ex.s.maxBody {
+		body = make([]byte, n)
+		_, err = io.ReadFull(rd, body)
+	} else {
+		body, err = io.ReadAll(rd)
+	}
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):

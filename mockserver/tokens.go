@@ -14,7 +14,7 @@ import (
 // without giving their HTTP form, so the paths here are the mock's own.
 
 func (s *Server) serveTokenList(w http.ResponseWriter, r *http.Request) {
-	ex := exchangeOf(r)
+	ex := exchangeOf(w)
 	b, _ := json.Marshal(map[string]any{"tokens": s.state.listTokens(ex.tok.team)})
 	ex.writeBytes(http.StatusOK, b, "application/json", nil)
 }
@@ -27,7 +27,7 @@ type createdToken struct {
 }
 
 func (s *Server) serveTokenCreate(w http.ResponseWriter, r *http.Request) {
-	ex := exchangeOf(r)
+	ex := exchangeOf(w)
 	var req struct {
 		Name      string `json:"name"`
 		AgentUUID string `json:"agent_uuid"`
@@ -64,7 +64,7 @@ func (s *Server) serveTokenCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveTokenRevoke(w http.ResponseWriter, r *http.Request) {
-	ex := exchangeOf(r)
+	ex := exchangeOf(w)
 	info, err := s.state.revokeToken(ex.tok.team, r.PathValue("id"), time.Now().UTC().Truncate(time.Second))
 	switch {
 	case errors.Is(err, errNoToken):

@@ -281,53 +281,82 @@ func TestStalledPageDoesNotSlowRelay(t *testing.T) {
 	}
 }
 
-// BenchmarkRelay measures the bridge relaying tools/list to the mock with
-// no sink, with a hub that has no page, with a stalled page, and with a
-// page that reads every event.
+// BenchmarkRelay measures the bridge relaying tools/list to the mock, with
+// its events going to no sink, to a hub with no page, to a hub with a
+// stalled page, and to a hub with a page that reads every event. Each
+// iteration is one round of 200 requests per condition, in a rotating
+// order, so that changes in machine load spread over all four. It reports
+// the median requests per second of each condition, and the median of the
+// per-round ratios to the no-sink round.
+//
+//	go test -run '^$' -bench BenchmarkRelay -benchtime 20x ./internal/inspector
 func BenchmarkRelay(b *testing.B) {
 	mock := mockserver.NewServer(&mockserver.Options{
 		Limits: mockserver.Limits{RequestsPerMinute: -1, Concurrent: -1},
 	})
 	b.Cleanup(mock.Close)
 
-	run := func(b *testing.B, sink inspector.Sink) {
-		host := startBridge(b, mock, sink)
-		host.relayToolsList(b, 200)
-		b.ResetTimer()
-		start := time.Now()
-		for done := 0; done < b.N; done += 200 {
-			host.relayToolsList(b, min(200, b.N-done))
-		}
-		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "requests/s")
+	idle := inspector.NewHub(nil)
+	b.Cleanup(idle.Close)
+	stalled := inspector.NewHub(&inspector.Options{WriteTimeout: 10 * time.Minute})
+	stallPage(b, stalled)
+	reading := inspector.NewHub(nil)
+	readEverything(b, reading)
+
+	conditions := []struct {
+		name string
+		sink inspector.Sink
+	}{
+		{"no-sink", nil},
+		{"idle-hub", idle},
+		{"stalled-page", stalled},
+		{"reading-page", reading},
 	}
-	b.Run("no-sink", func(b *testing.B) { run(b, nil) })
-	b.Run("hub-no-page", func(b *testing.B) {
-		hub := inspector.NewHub(nil)
-		b.Cleanup(hub.Close)
-		run(b, hub)
-	})
-	b.Run("stalled-page", func(b *testing.B) {
-		hub := inspector.NewHub(&inspector.Options{WriteTimeout: 10 * time.Minute})
-		stallPage(b, hub)
-		run(b, hub)
-	})
-	b.Run("reading-page", func(b *testing.B) {
-		hub := inspector.NewHub(nil)
-		srv := httptest.NewServer(hub)
-		b.Cleanup(srv.Close)
-		b.Cleanup(hub.Close)
-		conn, _, err := websocket.DefaultDialer.DialContext(b.Context(), "ws"+strings.TrimPrefix(srv.URL, "http"), http.Header{"Origin": {srv.URL}})
-		if err != nil {
-			b.Fatal(err)
+	hosts := make([]*hostSession, len(conditions))
+	for i, c := range conditions {
+		hosts[i] = startBridge(b, mock, c.sink)
+		hosts[i].relayToolsList(b, 200)
+	}
+
+	rates := make([][]float64, len(conditions))
+	ratios := make([][]float64, len(conditions))
+	b.ResetTimer()
+	for round := range b.N {
+		rate := make([]float64, len(conditions))
+		for j := range conditions {
+			k := (round + j) % len(conditions)
+			rate[k] = hosts[k].relayToolsList(b, 200)
 		}
-		b.Cleanup(func() { conn.Close() })
-		go func() {
-			for {
-				if _, _, err := conn.ReadMessage(); err != nil {
-					return
-				}
+		for k := range conditions {
+			rates[k] = append(rates[k], rate[k])
+			ratios[k] = append(ratios[k], rate[k]/rate[0])
+		}
+	}
+	for k, c := range conditions {
+		b.ReportMetric(median(rates[k]), c.name+"-req/s")
+		if k > 0 {
+			b.ReportMetric(median(ratios[k]), c.name+"/no-sink")
+		}
+	}
+}
+
+// readEverything connects a page to the hub that reads and discards every
+// message, as a browser tab that keeps up would.
+func readEverything(tb testing.TB, hub *inspector.Hub) {
+	tb.Helper()
+	srv := httptest.NewServer(hub)
+	tb.Cleanup(srv.Close)
+	tb.Cleanup(hub.Close)
+	conn, _, err := websocket.DefaultDialer.DialContext(tb.Context(), "ws"+strings.TrimPrefix(srv.URL, "http"), http.Header{"Origin": {srv.URL}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close() })
+	go func() {
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				return
 			}
-		}()
-		run(b, hub)
-	})
+		}
+	}()
 }

@@ -79,10 +79,12 @@ func (r *runner) runHTTP(ctx context.Context, t *HTTPTarget, selected []*Fixture
 			tr: &httpTransport{base: base, client: client, token: t.Token},
 		}
 		fr, err := r.runFixture(ctx, ss, missingNeeds(f, has, httpHints), nil)
+		if fr.Name != "" {
+			res.add(fr)
+		}
 		if err != nil {
 			return err
 		}
-		res.add(fr)
 	}
 	return nil
 }
@@ -128,7 +130,8 @@ func addCapabilityVariables(vars variables, revoked, otherAgent string, l *Limit
 }
 
 // runFixture runs one fixture in a session, or skips it with a reason. The
-// error stops the whole run: the mock could not be reset, or ctx ended.
+// error stops the whole run: the mock could not be reset (the result is
+// then zero), or ctx ended.
 // start, when set, starts the session's transport before the steps and
 // returns a failure or the function that stops it again.
 func (r *runner) runFixture(ctx context.Context, ss *session, skip string, start func(context.Context) (*Failure, func() (*Failure, string))) (FixtureResult, error) {
@@ -145,7 +148,7 @@ func (r *runner) runFixture(ctx context.Context, ss *session, skip string, start
 	began := time.Now()
 	if ss.control != nil {
 		if err := ss.control.prepare(ctx); err != nil {
-			return fr, err
+			return FixtureResult{}, err
 		}
 	}
 

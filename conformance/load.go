@@ -6,7 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -57,12 +58,26 @@ func DefaultFixtures() ([]*Fixture, error) {
 	return Load(fixtures.Conformance)
 }
 
+// LoadDir loads the fixtures in a directory, as [Load] does, naming each
+// file by its path in errors.
+func LoadDir(dir string) ([]*Fixture, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("reading fixtures: %w", err)
+	}
+	return load(os.DirFS(dir), dir)
+}
+
 // Load reads every fixture file in the root of fsys: the files named *.json
 // except SchemaFile, SeedFile and other *.schema.json files. Each file holds
 // one fixture. The error lists every problem in every file, each naming the
-// file, the field as a JSON pointer and what is wrong. Fixtures come back
-// sorted by name.
+// file as fixtures/NAME, the field as a JSON pointer and what is wrong.
+// Fixtures come back sorted by name.
 func Load(fsys fs.FS) ([]*Fixture, error) {
+	return load(fsys, "fixtures")
+}
+
+// load is Load with the directory name used in messages.
+func load(fsys fs.FS, dir string) ([]*Fixture, error) {
 	names, err := fs.Glob(fsys, "*.json")
 	if err != nil {
 		return nil, fmt.Errorf("listing fixtures: %w", err)
@@ -79,7 +94,7 @@ func Load(fsys fs.FS) ([]*Fixture, error) {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 			continue
 		}
-		f, err := ParseFixture(path.Join("fixtures", name), data)
+		f, err := ParseFixture(filepath.Join(dir, name), data)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -180,6 +195,7 @@ func schemaProblems(verr *jsonschema.ValidationError) []problem {
 		}
 	}
 	walk(verr)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].pointer < out[j].pointer })
 	return out
 }
 
@@ -200,8 +216,10 @@ func describeSyntaxError(data []byte, err error) string {
 	if !errors.As(err, &serr) {
 		return "invalid JSON: " + err.Error()
 	}
-	line := 1 + bytes.Count(data[:serr.Offset], []byte("\n"))
-	col := int(serr.Offset) - bytes.LastIndexByte(data[:serr.Offset], '\n')
+	// Offset counts the bytes read, the offending one included.
+	at := max(int(serr.Offset)-1, 0)
+	line := 1 + bytes.Count(data[:at], []byte("\n"))
+	col := at - bytes.LastIndexByte(data[:at], '\n')
 	return fmt.Sprintf("invalid JSON at line %d, column %d: %v", line, col, err)
 }
 
@@ -257,6 +275,13 @@ func checkFixture(f *Fixture) []problem {
 	for i, k := range f.Targets {
 		if why, excluded := runsOn[other(k)]; excluded {
 			add(fmt.Sprintf("/targets/%d", i), "%s cannot run on %s targets because %s runs only on %s", f.Name, k, why, other(k))
+		}
+	}
+	if slices.Contains(f.Targets, TargetStdio) {
+		for i, s := range f.Steps {
+			if s.Repeat != nil && len(s.Repeat.Until.Body) == 0 {
+				add(fmt.Sprintf("/steps/%d/repeat/until", i), "on stdio targets only body assertions are checked, so until needs one; or set targets to [\"http\"]")
+			}
 		}
 	}
 	return problems

@@ -102,10 +102,12 @@ func (r *runner) runStdio(ctx context.Context, t *StdioTarget, selected []*Fixtu
 			return nil, p.stop
 		}
 		fr, err := r.runFixture(ctx, ss, missingNeeds(f, has, stdioHints), start)
+		if fr.Name != "" {
+			res.add(fr)
+		}
 		if err != nil {
 			return err
 		}
-		res.add(fr)
 	}
 	return nil
 }

@@ -265,10 +265,7 @@ func loadFixtures(dir string) ([]*conformance.Fixture, error) {
 	if dir == "" {
 		return conformance.DefaultFixtures()
 	}
-	if _, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("invalid --fixtures: %w", err)
-	}
-	return conformance.Load(os.DirFS(dir))
+	return conformance.LoadDir(dir)
 }
 
 // listFixtures prints the selected fixtures, one line each with the

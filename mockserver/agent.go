@@ -9,7 +9,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 )
 
-// withAgent answers 404 unless the agent in the path exists and the token
+// withAgent replies 404 unless the agent in the path exists and the token
 // is for it. A token gives access to its own agent only, so another agent
 // of the same team is as inaccessible as one of another team.
 func (s *Server) withAgent(next func(*exchange)) http.HandlerFunc {
@@ -59,6 +59,9 @@ func (s *Server) serveAgentPOST(ex *exchange) {
 		ex.replySSE(c)
 		return
 	}
+	if ex.fault != nil && ex.fault.streams() {
+		ex.note = "the fault needs an SSE reply, but the request has no id or does not accept text/event-stream"
+	}
 	result, rerr := c.dispatch()
 	h := http.Header{}
 	if initializing && rerr == nil && s.opts.Sessions {
@@ -82,10 +85,10 @@ func (ex *exchange) writeAccepted() {
 	ex.status, ex.written = http.StatusAccepted, true
 }
 
-// useSSE reports whether a request's reply goes on an event stream: in SSE
-// mode or under a fault that streams, unless the request has no id (the
-// documentation's examples read those replies as JSON) or its Accept
-// header rules text/event-stream out.
+// useSSE reports whether a request's reply goes on an event stream, which
+// it does in SSE mode or under a fault that streams. Requests without an
+// id get JSON, because the documentation's examples read those replies as
+// JSON, and so do requests whose Accept header rules text/event-stream out.
 func (ex *exchange) useSSE() bool {
 	if ex.msg.id == nil {
 		return false

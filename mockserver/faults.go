@@ -31,13 +31,14 @@ type Fault struct {
 	Count int `json:"count,omitempty"`
 
 	// Latency delays the request after authentication, while it holds a
-	// slot under the token's concurrency limit; with Status or a Drop of
+	// slot under the token's concurrency limit. With Status or a Drop of
 	// "before-reply", it delays that reply instead.
 	Latency time.Duration `json:"-"`
 	// Status, when non-zero, replies with this HTTP status instead of
-	// handling the request, before authentication. Body and Header then replace the defaults: the
-	// reference body for 400, 401 and 404, a rate_limited body with
-	// "Retry-After: 1" for 429, and a server_error body otherwise.
+	// handling the request, before authentication. Body and Header then
+	// replace the defaults: the documented body for 400, 401 and 404, a
+	// rate_limited body with "Retry-After: 1" for 429, and a server_error
+	// body otherwise.
 	Status int               `json:"status,omitempty"`
 	Body   string            `json:"body,omitempty"`
 	Header map[string]string `json:"header,omitempty"`
@@ -55,25 +56,26 @@ type Fault struct {
 	// Progress sends that many notifications/progress before the response,
 	// when the request has a _meta.progressToken.
 	Progress int `json:"progress,omitempty"`
-	// ServerRequest sends a server-to-client request on the SSE reply
-	// before the response and waits for the client to POST its answer,
-	// which is checked: "ping", "sampling/createMessage",
-	// "elicitation/create" or "roots/list". A missing or malformed answer
-	// turns the response into a -32603 error that says what was wrong.
+	// ServerRequest sends a server-to-client request ("ping",
+	// "sampling/createMessage", "elicitation/create" or "roots/list") on
+	// the SSE reply before the response. The server then waits up to 10 s
+	// for the client to POST the result, and checks its shape. A missing
+	// or malformed result turns the response into a -32603 error that says
+	// what was wrong.
 	ServerRequest string `json:"server_request,omitempty"`
 	// SlowBytes and SlowInterval send the reply body SlowBytes at a time,
 	// one chunk per SlowInterval.
 	SlowBytes    int           `json:"slow_bytes,omitempty"`
 	SlowInterval time.Duration `json:"-"`
 
-	// Break violates the service's contract, for testing test suites:
-	// "wrong-401-body" changes the body of 401 replies,
-	// "no-retry-after" omits Retry-After from 429 replies,
-	// "dishonest-retry-after" sends a Retry-After one second shorter than
-	// the real wait (0 where the wait is under two seconds),
-	// "missing-tool" leaves Tool (default update_memory) out of tools/list,
-	// "changed-schema" makes prompt_agent's message an integer in
-	// tools/list.
+	// Break violates the service's contract, for testing test suites.
+	//   - "wrong-401-body" changes the body of 401 replies.
+	//   - "no-retry-after" omits Retry-After from 429 replies.
+	//   - "dishonest-retry-after" sends a Retry-After one second shorter
+	//     than the real wait, so 0 where the wait is under two seconds.
+	//   - "missing-tool" leaves Tool (default update_memory) out of
+	//     tools/list and the GET listing.
+	//   - "changed-schema" makes prompt_agent's message an integer there.
 	Break string `json:"break,omitempty"`
 	// Tool names the tool that Break "missing-tool" removes.
 	Tool string `json:"tool,omitempty"`

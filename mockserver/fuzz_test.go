@@ -13,7 +13,7 @@ import (
 // FuzzHandleJSONRPC posts arbitrary bodies to the agent endpoint of a
 // running server and checks that every reply is well formed: 202 with no
 // body, or a JSON-RPC 2.0 response with exactly one of result and error,
-// and that the server keeps answering.
+// and that the server keeps replying.
 func FuzzHandleJSONRPC(f *testing.F) {
 	for _, seed := range []string{
 		`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`,

@@ -61,9 +61,8 @@ type exchange struct {
 	hijacked bool
 }
 
-// The exchange is the ResponseWriter that front passes to the routes, so
-// that handlers find it without a context value.
-
+// exchangeOf returns the exchange of a request. front passes the exchange
+// to the routes as their ResponseWriter, so handlers need no context value.
 func exchangeOf(w http.ResponseWriter) *exchange { return w.(*exchange) }
 
 // Header returns the reply header.
@@ -122,9 +121,9 @@ func methodNotAllowed(allow string) http.HandlerFunc {
 	}
 }
 
-// front reads the body, applies the first matching fault, authenticates
-// and rate-limits the token, then passes the request on; when the handler
-// returns it records the exchange.
+// front reads the body, applies the first matching fault, and
+// authenticates and rate-limits the token before it passes the request on.
+// When the handler returns, front records the exchange.
 func (s *Server) front(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ex := &exchange{s: s, w: w, r: r, start: time.Now()}
@@ -438,6 +437,9 @@ func (ex *exchange) finish() {
 	}
 	if ex.fault != nil {
 		rec.Fault = ex.fault.describe()
+	}
+	if ex.hijacked {
+		rec.Note = strings.TrimPrefix(rec.Note+"; connection closed by the server", "; ")
 	}
 	s.received.add(rec)
 

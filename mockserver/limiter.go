@@ -11,11 +11,11 @@ import (
 	"github.com/joai-ai/joai-mcp/internal/inspector"
 )
 
-// Limits are the per-token limits. Each token has its own allowance; one
+// Limits are the per-token limits. Each token has its own allowance, so one
 // token's traffic never uses up another's. A zero field takes the default
-// (see [DefaultLimits]); a negative RequestsPerMinute or Concurrent disables
-// that limit, and a negative Burst means no burst: requests are then paced
-// at one per Window/RequestsPerMinute.
+// (see [DefaultLimits]). A negative RequestsPerMinute or Concurrent
+// disables that limit. A negative Burst means no burst, so requests are
+// paced at one per Window/RequestsPerMinute.
 //
 // The rate limit is a token bucket in its GCRA form: requests are spaced by
 // an emission interval of Window/RequestsPerMinute, and up to Burst of them
@@ -212,7 +212,7 @@ func (lm *limiter) bucketFor(id string, own *Limits) *bucket {
 	return b
 }
 
-// set replaces the limits and forgets every bucket, so that the next
+// set replaces the limits and drops every bucket, so that the next
 // request of each token starts with a full allowance.
 func (lm *limiter) set(l Limits) {
 	lm.mu.Lock()

@@ -62,10 +62,11 @@ type Options struct {
 	// request require it: 400 without one, 404 for an unknown or expired
 	// one.
 	Sessions bool
-	// Plain answers initialize with -32601, as a plain JSON-RPC endpoint
-	// that has no MCP lifecycle would. It cannot be combined with Sessions.
+	// Plain makes initialize fail with -32601, as on a plain JSON-RPC
+	// endpoint that has no MCP lifecycle. It cannot be combined with
+	// Sessions.
 	Plain bool
-	// NoGETStream answers a GET with Accept: text/event-stream with 405.
+	// NoGETStream rejects a GET with Accept: text/event-stream with 405.
 	NoGETStream bool
 	// MaxBodyBytes is the largest request body accepted; larger bodies get
 	// 413. Zero means [DefaultMaxBodyBytes].
@@ -105,7 +106,7 @@ type Info struct {
 type Server struct {
 	// URL is the base URL, "http://127.0.0.1:PORT", set by Start.
 	URL string
-	// Listener is where Start serves. Nil means a new listener on
+	// Listener is the listener Start serves on. Nil means a new one on
 	// 127.0.0.1 with a free port. Set it between NewUnstartedServer and
 	// Start to serve elsewhere.
 	Listener net.Listener
@@ -280,9 +281,9 @@ func (s *Server) Close() {
 }
 
 // Handler returns the server's handler, which can also be served by an
-// httptest.Server or any http.Server. The control API under /_mock/ only
-// answers clients whose remote address is a loopback address; others get
-// 403.
+// httptest.Server or any http.Server. The control API under /_mock/
+// serves only clients whose remote address is a loopback address. Others
+// get 403.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Info returns the base URL and the seed's agent and token values.
@@ -328,7 +329,7 @@ func (s *Server) reset() error {
 	return s.state.reset(s.seed)
 }
 
-// ExpireSessions forgets every session, so requests that carry one get 404
+// ExpireSessions deletes every session, so requests that carry one get 404
 // and must initialize again. GET streams of those sessions are closed.
 func (s *Server) ExpireSessions() {
 	for _, id := range s.sessions.expireAll() {

@@ -33,8 +33,8 @@ type Received struct {
 	Status int `json:"status"`
 	// Fault describes the fault applied, or is empty.
 	Fault string `json:"fault,omitempty"`
-	// Note records what the server noticed: a server-to-client request's
-	// answer, a cancelled request, a rate limit.
+	// Note records what the server observed, such as the outcome of a
+	// server-to-client request, a cancellation or a rate limit.
 	Note string `json:"note,omitempty"`
 }
 

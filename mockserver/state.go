@@ -463,6 +463,9 @@ func (st *store) loadStateFile(data []byte) error {
 		if t.Status != statusActive && t.Status != statusRevoked {
 			return fmt.Errorf("tokens[%d] (id %q): status %q is invalid", i, t.ID, t.Status)
 		}
+		if st.tokenIDs[t.ID] != nil {
+			return fmt.Errorf("tokens[%d]: duplicate id %q", i, t.ID)
+		}
 		tok := &token{
 			id: t.ID, name: t.Name, team: t.Team, agentUUID: t.AgentUUID, createdAt: t.CreatedAt,
 			status: t.Status, revokedAt: t.RevokedAt, limits: t.Limits,

@@ -10,7 +10,7 @@ import (
 )
 
 // Token management. A token can list, create and revoke the tokens of its
-// own team; the documentation describes these actions in the settings page
+// own team. The documentation describes these actions in the settings page
 // without giving their HTTP form, so the paths here are the mock's own.
 
 func (s *Server) serveTokenList(w http.ResponseWriter, r *http.Request) {

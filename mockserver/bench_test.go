@@ -34,6 +34,7 @@ func benchmarkRPC(b *testing.B, body string) {
 	b.SetParallelism((clients + procs - 1) / procs)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpuStart := processCPU(b)
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		local := make([]time.Duration, 0, 1024)
@@ -60,6 +61,7 @@ func benchmarkRPC(b *testing.B, body string) {
 		mu.Unlock()
 	})
 	elapsed := time.Since(start)
+	cpu := processCPU(b) - cpuStart
 	b.StopTimer()
 
 	slices.Sort(latencies)
@@ -67,8 +69,14 @@ func benchmarkRPC(b *testing.B, body string) {
 		b.ReportMetric(float64(n)/elapsed.Seconds(), "req/s")
 		b.ReportMetric(float64(latencies[n/2].Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(latencies[n*99/100].Microseconds())/1000, "p99-ms")
+		// CPU time of the whole process (clients and server) per request:
+		// steadier than req/s when other programs share the cores.
+		if cpu > 0 {
+			b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-µs/req")
+		}
 	}
 }
+
 
 func BenchmarkToolsList(b *testing.B) {
 	benchmarkRPC(b, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)

@@ -16,7 +16,7 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// reply is what one request got back. Over stdio Status is 0 and Header is
+// reply is the reply to one request. Over stdio Status is 0 and Header is
 // nil, and Body is the JSON-RPC message the bridge wrote.
 type reply struct {
 	Status int
@@ -32,7 +32,8 @@ type mismatch struct {
 	// Subject names what was checked: "status", "header Retry-After",
 	// "body result.tools".
 	Subject string
-	// Text says how it differed; it may span lines, as a go-cmp diff does.
+	// Text describes the difference. It may span lines, as a go-cmp diff
+	// does.
 	Text string
 }
 
@@ -115,8 +116,8 @@ func checkHeader(name string, h *HeaderExpect, header http.Header, vars variable
 	return out
 }
 
-// describeHeaderWant says what a header expectation wants, for a missing
-// header.
+// describeHeaderWant describes what a header expectation wants, for a
+// missing header.
 func describeHeaderWant(h *HeaderExpect) string {
 	var parts []string
 	if h.Equals != nil {
@@ -404,7 +405,8 @@ func rangeText(a *Assertion, res gjson.Result, vars variables) string {
 	return ""
 }
 
-// describeAssertion says what an assertion wants, for a missing value.
+// describeAssertion describes what an assertion wants, for a missing
+// value.
 func describeAssertion(a *Assertion) string {
 	var parts []string
 	if a.Equals != nil {

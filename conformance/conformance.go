@@ -95,7 +95,7 @@ type HTTPTarget struct {
 	// Limits are the token's rate limits, for the limits capability; nil
 	// lacks it.
 	Limits *Limits
-	// MockControl says the target is a mock with the control API under
+	// MockControl marks the target as a mock with the control API under
 	// /_mock/, for the faults capability. Each fixture then starts from a
 	// reset: the seed state, no faults, full rate-limit allowances.
 	MockControl bool
@@ -141,7 +141,7 @@ type StdioTarget struct {
 	// Faults are installed after each reset, as in [HTTPTarget.Faults].
 	Faults []json.RawMessage
 	// StopTimeout bounds how long the bridge may take to exit once its
-	// stdin is closed; a bridge that takes longer is killed and the
+	// stdin is closed. A bridge that takes longer is killed, and the
 	// fixture fails. Zero means 5 s.
 	StopTimeout time.Duration
 }
@@ -199,7 +199,7 @@ type FixtureResult struct {
 	Target TargetKind
 	// Status is pass, fail or skip.
 	Status Status
-	// Reason says why the fixture was skipped, or sums up its failure in
+	// Reason is why the fixture was skipped, or its failure summed up in
 	// one line.
 	Reason string
 	// Duration is the fixture's wall time, Waited the part of it spent in
@@ -268,10 +268,10 @@ type RecordedReply struct {
 }
 
 // Run runs the selected fixtures against each target in opts and returns
-// their results. The error reports a problem that stops the run before or
-// between fixtures (invalid options or fixtures, a mock that cannot be
-// controlled, ctx cancelled); a fixture that fails is a result, not an
-// error.
+// their results. A fixture that fails is a result, not an error. The error
+// reports a problem that stops the run before or between fixtures: invalid
+// options or fixtures, a mock that cannot be controlled, or ctx ending.
+// The results of the fixtures that finished come back with it.
 func Run(ctx context.Context, opts *Options) (Result, error) {
 	if opts == nil || (opts.HTTP == nil && opts.Stdio == nil) {
 		return Result{}, errors.New("no target: set Options.HTTP, Options.Stdio or both")

@@ -151,7 +151,7 @@ func TestRunMockHTTPPassesEveryFixture(t *testing.T) {
 // is removed, and when any other fixture fails.
 var knownBridgeGaps = map[string]string{
 	// TODO: remove once the bridge checks the jsonrpc member of the
-	// requests it answers itself.
+	// requests it handles itself.
 	"bridge-jsonrpc-version": "the bridge answers a ping whose jsonrpc member is not \"2.0\" with a result instead of -32600",
 }
 

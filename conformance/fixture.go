@@ -15,7 +15,7 @@ type Fixture struct {
 	// Name identifies the fixture in reports and for --run; it is unique in
 	// a fixture set.
 	Name string `json:"name"`
-	// Description says what the fixture checks, in one or two sentences.
+	// Description states what the fixture checks, in one or two sentences.
 	Description string `json:"description"`
 	// Tags group fixtures for --tags, for example "tools" or "ratelimit".
 	Tags []string `json:"tags"`
@@ -88,7 +88,7 @@ const (
 // RPC, HTTP (optionally with RPC as its body) and Stdio describes the
 // request.
 type Step struct {
-	// Name says what the step does, for reports.
+	// Name describes the step, for reports.
 	Name string `json:"name"`
 	// Fault is a mock fault, in the JSON the mock's POST /_mock/faults
 	// takes, installed before the request. Nil installs none.

@@ -22,10 +22,11 @@ import (
 // GoldenSuffix ends the name of every golden file: <fixture>.golden.json.
 const GoldenSuffix = ".golden.json"
 
-// Golden is what one fixture saw on one target, as a golden file keeps it:
-// every exchange with tokens redacted and the target's own values (agent
-// UUID, base URL, run id, captured ids) replaced by their {{variable}}, so
-// that a recording from one target can be compared with a run on another.
+// Golden is the recording of one fixture on one target, as a golden file
+// keeps it. Tokens are redacted in every exchange, and the target's own
+// values (agent UUID, base URL, run id, captured ids) are replaced by their
+// {{variable}}, so that a recording from one target can be compared with a
+// run on another.
 type Golden struct {
 	// Fixture, Description and Target identify the recording.
 	Fixture     string     `json:"fixture"`

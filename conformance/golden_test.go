@@ -101,7 +101,7 @@ func TestReplayReportsDifferences(t *testing.T) {
 		case "tools-list":
 			reply.Status = 201
 		case "tools-call-prompt-agent":
-			// A live agent answers differently; the shape is all that counts.
+			// A live agent's reply differs, and only the shape must match.
 			reply.Body = json.RawMessage(strings.Replace(string(reply.Body), "Hello!", "Hi there!", 1))
 		}
 	}

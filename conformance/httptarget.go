@@ -21,8 +21,8 @@ import (
 // maxReplyBytes caps how much of a reply body the suite reads.
 const maxReplyBytes = 64 << 20
 
-// httpHints say how to give an HTTP target each capability, for skip
-// reasons.
+// httpHints describe how to give an HTTP target each capability, for
+// skip reasons.
 var httpHints = map[Capability]string{
 	CapRevokedToken:   "set JOAI_REVOKED_TOKEN",
 	CapOtherTeamAgent: "set --other-agent or JOAI_OTHER_AGENT_UUID",

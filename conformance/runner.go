@@ -69,8 +69,8 @@ type request struct {
 	hasID bool
 }
 
-// newRunID returns a random identifier for {{run_id}}, so that content a
-// fixture creates on a shared target can be told apart.
+// newRunID returns a random identifier for {{run_id}}, so that the content
+// each run creates on a shared target is distinct.
 func newRunID() string {
 	b := make([]byte, 6)
 	rand.Read(b)

@@ -28,8 +28,8 @@ const standInEnv = "JOAI_CONFORMANCE_STANDIN_BRIDGE"
 // Stand-in flaws.
 const (
 	flawNone        = ""
-	flawBlankLines  = "answer-blank-lines" // answers blank lines with -32700
-	flawNoCRLF      = "reject-crlf"        // answers a line ending in CRLF with -32700
+	flawBlankLines  = "answer-blank-lines" // replies -32700 to blank lines
+	flawNoCRLF      = "reject-crlf"        // replies -32700 to a line ending in CRLF
 	flawExitNonZero = "exit-1"             // exits with status 1 at EOF
 )
 

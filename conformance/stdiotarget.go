@@ -31,7 +31,7 @@ const maxStderrTail = 8 << 10
 // before a fixture's steps.
 const handshakeID = "joai-conformance-initialize"
 
-// stdioHints say why a stdio target lacks a capability.
+// stdioHints describe why a stdio target lacks a capability.
 var stdioHints = map[Capability]string{
 	CapRevokedToken:   "the mock's seed has no revoked token",
 	CapOtherTeamAgent: "the mock's seed has no agent of another team",
@@ -159,7 +159,7 @@ type bridgeProc struct {
 	stderr  *tailBuffer
 	exited  chan struct{} // closed once Wait has returned
 	waitErr error
-	workers sync.WaitGroup // the reader and the writers of answers and lines
+	workers sync.WaitGroup // the stdout reader and the stdin writers
 }
 
 // startBridge starts the bridge command with its templates expanded.
@@ -236,9 +236,9 @@ func (p *bridgeProc) read(stdout io.Reader) {
 	p.notify()
 }
 
-// take handles one line of stdout: a response is queued, a request from
-// the bridge is answered, a notification is dropped, and anything else is
-// kept as a protocol violation.
+// take handles one line of stdout. It queues a response, replies to a
+// request from the bridge, drops a notification, and keeps anything else
+// as a protocol violation.
 func (p *bridgeProc) take(line []byte) {
 	if !gjson.ValidBytes(line) || !gjson.ParseBytes(line).IsObject() {
 		p.mu.Lock()
@@ -261,8 +261,8 @@ func (p *bridgeProc) take(line []byte) {
 	}
 }
 
-// answer replies to a request the bridge relayed from the service, as a
-// host with no optional client capabilities would.
+// answer replies to a request that the bridge relayed from the service,
+// as a host with no optional client capabilities would.
 func (p *bridgeProc) answer(method, rawID string) {
 	var msg string
 	switch method {
@@ -397,8 +397,9 @@ func (p *bridgeProc) exitNote() string {
 
 // stop closes the bridge's stdin, as a host that quits does, and waits for
 // it to exit. It returns a failure when the bridge takes longer than the
-// stop timeout, exits with a non-zero status, or wrote responses or lines
-// that nobody asked for. It also returns the end of stderr, redacted.
+// stop timeout, exits with a non-zero status, or wrote responses that
+// match no request or lines that are not JSON-RPC. It also returns the end
+// of stderr, redacted.
 func (p *bridgeProc) stop() (*Failure, string) {
 	p.stdin.Close()
 	var problems []string

@@ -403,8 +403,9 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	if err = os.Rename(f.Name(), path); err != nil {
 		return err
 	}
-	// Windows cannot sync a directory handle; its rename is made durable
-	// by the file system's own journal.
+	// NOTE: Windows cannot sync a directory handle, so there a power loss
+	// just after the rename may undo it. A killed process loses nothing,
+	// because the rename is already in the operating system's cache.
 	if runtime.GOOS == "windows" {
 		return nil
 	}

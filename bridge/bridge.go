@@ -18,7 +18,8 @@
 // and restored on the response, and the service's request ids are replaced
 // for the host the same way, so no id is ever passed through a float64 or
 // shared between the two directions. Every host request gets exactly one
-// response: the service's, or a JSON-RPC error from the table in [Code].
+// response: the service's, or a JSON-RPC error with one of the codes listed
+// with [CodeUnreachable].
 //
 // The HTTP side is mcp-go's Streamable HTTP transport, which keeps the
 // session id, the MCP-Protocol-Version header, the GET stream and stream

@@ -177,6 +177,7 @@ func (b *Bridge) cancelFromHost(msg []byte) {
 		return
 	}
 	c.cancelled.Store(true)
+	b.release(c)
 	upID := c.sentID()
 	c.cancel()
 	b.log.Debug("host cancelled a request", "id", idResult.Raw, "method", c.hdr.Method)
@@ -214,6 +215,7 @@ func (b *Bridge) cancelAll() {
 		if !c.answered.CompareAndSwap(false, true) {
 			continue
 		}
+		b.release(c)
 		if id := c.sentID(); id != 0 && c.hdr.Method != "initialize" {
 			ids = append(ids, id)
 		}
@@ -239,13 +241,19 @@ func (b *Bridge) cancelAll() {
 	wg.Wait()
 }
 
-// finish removes c from the table of requests in flight.
-func (b *Bridge) finish(c *call) {
+// release removes c from the table of requests in flight, so that the host
+// may use its id again.
+func (b *Bridge) release(c *call) {
 	b.mu.Lock()
 	if b.calls[c.key] == c {
 		delete(b.calls, c.key)
 	}
 	b.mu.Unlock()
+}
+
+// finish releases c and its context once it is done.
+func (b *Bridge) finish(c *call) {
+	b.release(c)
 	c.cancel()
 }
 

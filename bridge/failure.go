@@ -21,51 +21,48 @@ import (
 	"github.com/joai-ai/joai-mcp/internal/redact"
 )
 
-// Code is a JSON-RPC error code the bridge answers with when it cannot
-// relay a request. The codes are in the range JSON-RPC reserves for
-// implementations, -32000 to -32099, and avoid the ones MCP uses there
-// (-32002 resource not found, -32042 URL elicitation required) and -32001,
-// the TypeScript SDK's request timeout.
-type Code = int
-
-// The bridge's error codes. The README lists them with what to do.
+// The JSON-RPC error codes the bridge answers with when it cannot relay a
+// request; the README lists them with what to do. They are in the range
+// JSON-RPC reserves for implementations, -32000 to -32099, and avoid the
+// codes MCP uses there (-32002 resource not found, -32042 URL elicitation
+// required) and -32001, the TypeScript SDK's request timeout.
 const (
 	// CodeUnreachable: the service could not be reached (connection
 	// refused, DNS failure, network down), so the request was not sent.
-	CodeUnreachable Code = -32010
+	CodeUnreachable = -32010
 	// CodeTLS: the TLS handshake failed, for example on a certificate the
 	// system does not trust.
-	CodeTLS Code = -32011
+	CodeTLS = -32011
 	// CodeTimeout: no answer within --timeout; the request may have been
 	// processed.
-	CodeTimeout Code = -32012
+	CodeTimeout = -32012
 	// CodeConnectionLost: the connection or reply stream broke after the
 	// request was sent; it may have been processed, so it was not resent.
-	CodeConnectionLost Code = -32013
+	CodeConnectionLost = -32013
 	// CodeUnauthorized: HTTP 401, the token was rejected, or no token could
 	// be read from its source.
-	CodeUnauthorized Code = -32020
+	CodeUnauthorized = -32020
 	// CodeForbidden: HTTP 403.
-	CodeForbidden Code = -32021
+	CodeForbidden = -32021
 	// CodeNotFound: HTTP 404 outside a live session: the agent does not
 	// exist or the URL is wrong.
-	CodeNotFound Code = -32022
+	CodeNotFound = -32022
 	// CodeBadRequest: HTTP 400, such as missing_context.
-	CodeBadRequest Code = -32023
+	CodeBadRequest = -32023
 	// CodeRejected: another 4xx status, such as 413.
-	CodeRejected Code = -32024
+	CodeRejected = -32024
 	// CodeRateLimited: HTTP 429 beyond the retry budget, or the bridge's own
 	// --max-rpm limit.
-	CodeRateLimited Code = -32029
+	CodeRateLimited = -32029
 	// CodeServiceError: HTTP 5xx, including 503 beyond the retry budget.
-	CodeServiceError Code = -32030
+	CodeServiceError = -32030
 	// CodeUpstreamInvalid: the service's reply was not a usable JSON-RPC
 	// response.
-	CodeUpstreamInvalid Code = -32040
+	CodeUpstreamInvalid = -32040
 	// CodeMessageTooLarge: a message exceeded --max-message-size.
-	CodeMessageTooLarge Code = -32050
+	CodeMessageTooLarge = -32050
 	// CodeShuttingDown: the bridge is stopping.
-	CodeShuttingDown Code = -32060
+	CodeShuttingDown = -32060
 )
 
 // callError is the error a host request is answered with.
@@ -82,6 +79,14 @@ type errorData struct {
 	ErrorDescription  string `json:"error_description,omitempty"`
 	RetryAfterSeconds *int64 `json:"retryAfterSeconds,omitempty"`
 	Body              string `json:"body,omitempty"`
+}
+
+// data returns the error's data member for encoding, or nil.
+func (e *callError) data() any {
+	if e.Data == nil {
+		return nil
+	}
+	return e.Data
 }
 
 // setRetryAfter records d, rounded up to whole seconds, in e's data.

@@ -89,7 +89,7 @@ func TestFramingOversizedLine(t *testing.T) {
 	big := strings.Repeat("x", 8<<10)
 	h.send(`{"jsonrpc":"2.0","method":"tools/call","params":{"name":"prompt_agent","arguments":{"message":"` + big + `"}},"id":"big"}`)
 	got := gjson.ParseBytes(h.recv())
-	if got.Get("id").Raw != `"big"` || got.Get("error.code").Int() != int64(bridge.CodeMessageTooLarge) {
+	if got.Get("id").Raw != `"big"` || got.Get("error.code").Int() != bridge.CodeMessageTooLarge {
 		t.Errorf("oversized request = %.300s, want id \"big\" and code %d", got.Raw, bridge.CodeMessageTooLarge)
 	}
 	if got.Get("error.data.maxMessageSize").Int() != 4<<10 {

@@ -48,7 +48,7 @@ func TestMain(m *testing.M) {
 }
 
 // runParent starts the bridge with this process's stdin, stdout and
-// arguments, prints its pid and exits without waiting for it.
+// arguments, prints its pid and exits without waiting for it to end.
 func runParent() int {
 	cmd := exec.Command(os.Args[0], os.Args[1:]...)
 	cmd.Env = append(os.Environ(), roleEnv+"=bridge")
@@ -58,6 +58,9 @@ func runParent() int {
 		return 1
 	}
 	fmt.Fprintf(os.Stderr, "child pid %d\n", cmd.Process.Pid)
+	// The bridge notes its parent's pid as it starts; exiting before then
+	// would leave it nothing to watch.
+	time.Sleep(time.Second)
 	return 0
 }
 

@@ -39,12 +39,14 @@ func (b *Bridge) serve(c *call) {
 	if !c.answered.CompareAndSwap(false, true) {
 		return
 	}
+	// The id is free as soon as the host can see the response.
+	b.release(c)
 	latency := time.Since(c.start)
 
 	var response []byte
 	switch {
 	case cerr != nil:
-		response = jsonrpc.ErrorResponse(c.hdr.ID, cerr.Code, cerr.Message, cerr.Data)
+		response = jsonrpc.ErrorResponse(c.hdr.ID, cerr.Code, cerr.Message, cerr.data())
 		b.writeHost(response)
 		if upID := c.sentID(); cerr.Code == CodeTimeout && upID != 0 && c.hdr.Method != "initialize" {
 			// MCP asks a sender whose request timed out to cancel it.
@@ -152,11 +154,14 @@ func (b *Bridge) forward(c *call) (relayResult, *callError) {
 			reloaded = true
 			b.log.Warn("retrying with the reloaded token", "method", c.hdr.Method, "id", string(c.hdr.ID), "source", b.opts.Token.Describe())
 		case o.retry == retryLater:
+			// The first retry trusts Retry-After. If the service refuses
+			// again, its value was too short, so later retries also back
+			// off.
 			wait := o.wait
-			if !o.waitKnown {
-				wait = backoff(backoffs)
-				backoffs++
+			if !o.waitKnown || backoffs > 0 {
+				wait = max(wait, backoff(backoffs))
 			}
+			backoffs++
 			wait = max(wait, b.gate.remaining())
 			if !budget.spend(wait) {
 				if o.waitKnown {

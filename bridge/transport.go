@@ -173,6 +173,9 @@ func (t *tokenCache) reload(ctx context.Context, used string, log *slog.Logger) 
 
 func (t *tokenCache) setLocked(tok string) {
 	t.token = tok
+	if len(tok) < minRedactedLength {
+		return
+	}
 	for _, s := range t.all {
 		if s == tok {
 			return
@@ -181,7 +184,15 @@ func (t *tokenCache) setLocked(tok string) {
 	t.all = append(t.all, tok)
 }
 
-// seen returns every token used so far.
+// minRedactedLength is the shortest token that is redacted from messages.
+// A shorter one is left alone, because replacing every occurrence of, say,
+// "t" would corrupt every message.
+//
+// NOTE: a token of fewer than 8 characters echoed by the service reaches
+// the host unredacted; real JoAi tokens are much longer.
+const minRedactedLength = 8
+
+// seen returns every token used so far that is long enough to redact.
 func (t *tokenCache) seen() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()

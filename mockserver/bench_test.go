@@ -77,7 +77,6 @@ func benchmarkRPC(b *testing.B, body string) {
 	}
 }
 
-
 func BenchmarkToolsList(b *testing.B) {
 	benchmarkRPC(b, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
 }

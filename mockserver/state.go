@@ -224,15 +224,21 @@ func (st *store) updateMemory(a *agent, id, content string, now time.Time) (Seed
 	return m.SeedMemory, nil
 }
 
-// TokenInfo is a token as the management endpoints list it: never its
-// value.
+// TokenInfo is a token as the management endpoints list it, which never
+// includes its value.
 type TokenInfo struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	Team      string     `json:"team"`
-	AgentUUID string     `json:"agent_uuid"`
-	Status    string     `json:"status"`
-	CreatedAt time.Time  `json:"created_at"`
+	// ID names the token in DELETE /api/tokens/{id}.
+	ID string `json:"id"`
+	// Name is the purpose given when the token was created.
+	Name string `json:"name"`
+	// Team and AgentUUID are the team and the one agent the token is for.
+	Team      string `json:"team"`
+	AgentUUID string `json:"agent_uuid"`
+	// Status is "active" or "revoked".
+	Status string `json:"status"`
+	// CreatedAt is when the token was created.
+	CreatedAt time.Time `json:"created_at"`
+	// RevokedAt is when the token was revoked, or nil while it is active.
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 

@@ -58,8 +58,10 @@ type faultFlags struct {
 // faultList collects repeated --fault values.
 type faultList []mockserver.Fault
 
+// String returns the number of faults, for flag's default display.
 func (l *faultList) String() string { return fmt.Sprint(len(*l)) }
 
+// Set decodes and validates one --fault value and appends it.
 func (l *faultList) Set(v string) error {
 	var f mockserver.Fault
 	dec := json.NewDecoder(strings.NewReader(v))

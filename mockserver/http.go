@@ -489,7 +489,14 @@ func (ex *exchange) event(rec Received, latency time.Duration) inspector.Event {
 		Latency:    latency,
 		Size:       len(ex.body) + len(ex.reply),
 		Token:      ex.redactedToken(),
-		Note:       strings.Trim(rec.Fault+"; "+rec.Note, "; "),
+	}
+	switch {
+	case rec.Fault != "" && rec.Note != "":
+		ev.Note = rec.Fault + "; " + rec.Note
+	case rec.Fault != "":
+		ev.Note = rec.Fault
+	default:
+		ev.Note = rec.Note
 	}
 	ev.Request = rec.Body
 	if len(ex.reply) > 0 {

@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/joai-ai/joai-mcp/mockserver"
@@ -322,4 +323,24 @@ func Select(list []*Fixture, run *regexp.Regexp, tags []string) []*Fixture {
 		out = append(out, f)
 	}
 	return out
+}
+
+// Err returns nil when the result is [Result.OK], or else one error that
+// lists every failed fixture with its details, in the text report's form.
+// It lets a Go test or a program check a run in one line.
+func (r *Result) Err() error {
+	if r.OK() {
+		return nil
+	}
+	if r.Failed == 0 {
+		return fmt.Errorf("no fixture passed: %s", SummaryLine(*r))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s:\n", SummaryLine(*r))
+	for _, fr := range r.Fixtures {
+		if fr.Status == StatusFail {
+			WriteFixture(&b, fr)
+		}
+	}
+	return errors.New(strings.TrimRight(b.String(), "\n"))
 }

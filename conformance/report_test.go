@@ -147,3 +147,22 @@ func TestResultOK(t *testing.T) {
 		t.Errorf("a result with only skipped fixtures is OK, want not OK because nothing passed")
 	}
 }
+
+func TestResultErr(t *testing.T) {
+	res := sampleResult()
+	err := res.Err()
+	if err == nil {
+		t.Fatal("Err of a result with a failure is nil")
+	}
+	text := err.Error()
+	if !strings.HasPrefix(text, "1 passed, 1 failed, 1 skipped:\n") || !strings.Contains(text, "FAIL  http   errors-401-no-authorization") || strings.Contains(text, "tools-list") {
+		t.Errorf("Err = %q, want the summary and the failed fixture only", text)
+	}
+	ok := Result{Fixtures: []FixtureResult{{Status: StatusPass}}, Passed: 1}
+	if err := ok.Err(); err != nil {
+		t.Errorf("Err of a passing result = %v", err)
+	}
+	if err := (&Result{Skipped: 2}).Err(); err == nil || !strings.Contains(err.Error(), "no fixture passed") {
+		t.Errorf("Err of a result with only skips = %v", err)
+	}
+}

@@ -112,6 +112,7 @@ func Main(ctx context.Context, args []string, env func(string) string, stdin io.
 			printHelp(fs, stdout)
 			return bridgeExitOK
 		}
+		fmt.Fprintln(stderr, "run joai-bridge --help for the commands and flags")
 		return bridgeExitUsage
 	}
 	if fs.NArg() > 0 {
@@ -300,7 +301,7 @@ func tokenSource(cfg config, env func(string) string) (bridge.TokenSource, error
 func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("joai-bridge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "run joai-bridge --help for the commands and flags") }
+	fs.Usage = func() {} // Main prints the hint, and --help the full text
 	fs.StringVar(&cfg.agent, "agent", "", "`UUID` of the JoAi agent to connect to; the endpoint is $JOAI_BASE_URL/mcp/agents/UUID (env JOAI_AGENT_UUID)")
 	fs.StringVar(&cfg.url, "url", "", "whole MCP endpoint `URL` instead of --agent, for any Streamable HTTP MCP server")
 	fs.StringVar(&cfg.tokenFile, "token-file", "", "read the API token from `FILE` (re-read after a 401); default: env JOAI_API_TOKEN")

@@ -28,7 +28,8 @@ type Limits struct {
 	// Burst is the number of extra requests allowed above
 	// RequestsPerMinute in a window.
 	Burst int
-	// Concurrent is the maximum number of requests in flight per token.
+	// Concurrent is the maximum number of requests in flight per token. An
+	// open GET stream counts as one for as long as it is open.
 	Concurrent int
 	// Window is the length of the "minute"; zero means one minute. Tests use
 	// short windows. It must not be negative.

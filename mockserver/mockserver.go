@@ -311,10 +311,11 @@ func (s *Server) SetLimits(l Limits) error {
 	return nil
 }
 
-// Reset returns the state to the seed, and clears faults, limiter state,
-// sessions and the request log. With a state file, the seed's state is
-// written to it; a failure to write is logged and leaves the file as it
-// was.
+// Reset returns the state to the seed, clears faults, sessions and the
+// request log, and gives every token a fresh allowance under the limits of
+// Options (undoing SetLimits). With a state file, the seed's state is
+// written to it. A failure to write is logged and leaves the file as it
+// was, while the server goes on with the seed's state.
 func (s *Server) Reset() {
 	if err := s.reset(); err != nil {
 		s.logger.Warn("reset: state file not written", "err", err)

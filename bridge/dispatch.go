@@ -103,6 +103,11 @@ func (b *Bridge) handleTooLong(f jsonrpc.Frame) {
 // handleRequest answers a request locally or starts relaying it.
 func (b *Bridge) handleRequest(msg []byte, h jsonrpc.Header) {
 	switch {
+	case h.Method == "ping" && gjson.GetBytes(msg, "jsonrpc").Str != "2.0":
+		// JSON-RPC 2.0 requires the member to be exactly "2.0"; the service
+		// rejects the others, so a ping the bridge answers itself must too.
+		b.writeLocal(msg, h.ID, jsonrpc.ErrorResponse(h.ID, jsonrpc.CodeInvalidRequest, `invalid request: the jsonrpc member must be "2.0"`, nil))
+		return
 	case h.Method == "ping":
 		b.writeLocal(msg, h.ID, jsonrpc.ResultResponse(h.ID, []byte("{}")))
 		return

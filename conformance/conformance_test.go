@@ -147,15 +147,6 @@ func TestRunMockHTTPPassesEveryFixture(t *testing.T) {
 	}
 }
 
-// knownBridgeGaps are fixtures the real bridge is known to fail, with the
-// gap. The test fails when one of them starts to pass, so that the entry
-// is removed, and when any other fixture fails.
-var knownBridgeGaps = map[string]string{
-	// TODO: remove once the bridge checks the jsonrpc member of the
-	// requests it handles itself.
-	"bridge-jsonrpc-version": "the bridge answers a ping whose jsonrpc member is not \"2.0\" with a result instead of -32600",
-}
-
 func TestRunBridgeStdioPassesEveryFixture(t *testing.T) {
 	t.Parallel()
 	srv := startMock(t)
@@ -164,13 +155,7 @@ func TestRunBridgeStdioPassesEveryFixture(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	for _, fr := range res.Fixtures {
-		gap, known := knownBridgeGaps[fr.Name]
-		switch {
-		case fr.Status == StatusPass && known:
-			t.Errorf("%s now passes through the bridge: remove it from knownBridgeGaps", fr.Name)
-		case fr.Status != StatusPass && known:
-			t.Logf("known gap: %s: %s", fr.Name, gap)
-		case fr.Status != StatusPass:
+		if fr.Status != StatusPass {
 			t.Errorf("%s", failureText(fr))
 		}
 	}

@@ -24,7 +24,7 @@ func describeRequest(req *request) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s\n", req.method, req.url)
-	writeHeader(&b, redact.Header(req.header))
+	writeHeader(&b, redactHeader(req.header))
 	if len(req.body) > 0 {
 		b.WriteString("\n")
 		b.WriteString(snippet(req.body, maxShownBody))
@@ -42,7 +42,7 @@ func describeReply(rep *reply, kind TargetKind) string {
 	h := rep.Header.Clone()
 	h.Del("Date")
 	h.Del("Content-Length")
-	writeHeader(&b, redact.Header(h))
+	writeHeader(&b, redactHeader(h))
 	body := rep.Body
 	if rep.Raw != nil {
 		body = rep.Raw
@@ -52,6 +52,17 @@ func describeReply(rep *reply, kind TargetKind) string {
 		b.WriteString(snippet(body, maxShownBody))
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// redactHeader returns a copy of h with the credentials of Authorization
+// and the Mcp-Session-Id, which also grants access to a session, in their
+// redacted form.
+func redactHeader(h http.Header) http.Header {
+	out := redact.Header(h)
+	if id := out.Get("Mcp-Session-Id"); id != "" {
+		out.Set("Mcp-Session-Id", redact.Token(id))
+	}
+	return out
 }
 
 // writeHeader writes headers sorted by name, one value a line.
@@ -88,7 +99,7 @@ func (ss *session) recordRequest(req *request) RecordedRequest {
 	if req.line != nil {
 		return RecordedRequest{Body: ss.jsonOrString(req.line)}
 	}
-	rr := RecordedRequest{Method: req.method, Header: redact.Header(req.header)}
+	rr := RecordedRequest{Method: req.method, Header: redactHeader(req.header)}
 	if u, err := url.Parse(req.url); err == nil {
 		rr.Path = u.RequestURI()
 	}

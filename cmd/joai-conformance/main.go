@@ -83,7 +83,7 @@ type config struct {
 // run is main without the process: it parses args, runs the suite and
 // returns the exit status.
 func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	cfg, err := parseArgs(args, env, stdout, stderr)
+	cfg, err := parseArgs(args, env, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitPass
 	}
@@ -313,7 +313,7 @@ func splitList(s string) []string {
 }
 
 // parseArgs parses the mode, its flags and the environment.
-func parseArgs(args []string, env func(string) string, stdout, stderr io.Writer) (*config, error) {
+func parseArgs(args []string, env func(string) string, stdout io.Writer) (*config, error) {
 	cfg := &config{}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		if !slices.Contains(modes, args[0]) {
@@ -327,15 +327,18 @@ func parseArgs(args []string, env func(string) string, stdout, stderr io.Writer)
 		}
 	}
 
+	// Parse errors are returned with a hint instead of printed by the flag
+	// package, and --help prints the help to stdout.
 	fs := flag.NewFlagSet("joai-conformance", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "run joai-conformance --help for the modes, flags and environment") }
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	defineFlags(fs, cfg)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printHelp(stdout, fs)
+			return nil, err
 		}
-		return nil, err
+		return nil, fmt.Errorf("%w; run joai-conformance --help for the modes, flags and environment", err)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q: see --help", fs.Arg(0))
@@ -363,15 +366,15 @@ func defineFlags(fs *flag.FlagSet, cfg *config) {
 	fs.StringVar(&cfg.agent, "agent", "", "http, record: `UUID` of the agent the token belongs to (env JOAI_AGENT_UUID)")
 	fs.StringVar(&cfg.otherAgent, "other-agent", "", "http, record: `UUID` of an agent of another team, for the 404 fixture (env JOAI_OTHER_AGENT_UUID)")
 	fs.BoolVar(&cfg.mockControl, "mock-control", false, "http, record: the target is a joai-mock; use its /_mock/ control API for faults and resets, and take unset values from it (env JOAI_MOCK_CONTROL=1)")
-	fs.IntVar(&cfg.limitRPM, "limit-rpm", 0, "http, record: the token's requests per window, for the rate-limit fixtures (env JOAI_LIMIT_RPM)")
-	fs.IntVar(&cfg.limitBurst, "limit-burst", 0, "http, record: the token's burst allowance (env JOAI_LIMIT_BURST)")
-	fs.IntVar(&cfg.limitConcurrent, "limit-concurrent", 0, "http, record: the token's concurrent request limit (env JOAI_LIMIT_CONCURRENT)")
-	fs.DurationVar(&cfg.limitWindow, "limit-window", time.Minute, "http, record: the length of the rate-limit window (env JOAI_LIMIT_WINDOW)")
+	fs.IntVar(&cfg.limitRPM, "limit-rpm", 0, "http, record: the token's `N` requests per window, for the rate-limit fixtures (env JOAI_LIMIT_RPM)")
+	fs.IntVar(&cfg.limitBurst, "limit-burst", 0, "http, record: the token's burst allowance of `N` requests above --limit-rpm (env JOAI_LIMIT_BURST)")
+	fs.IntVar(&cfg.limitConcurrent, "limit-concurrent", 0, "http, record: the token's limit of `N` requests in flight (env JOAI_LIMIT_CONCURRENT)")
+	fs.DurationVar(&cfg.limitWindow, "limit-window", time.Minute, "http, record: the length of the rate-limit window, as a Go `DURATION` (env JOAI_LIMIT_WINDOW)")
 	fs.StringVar(&cfg.out, "out", "", "record: `DIR` to write the golden files to")
 	fs.StringVar(&cfg.golden, "golden", "", "replay: `DIR` of golden files to compare the embedded mock with")
 	fs.BoolVar(&cfg.exact, "exact", false, "replay: compare every reply body exactly, not only the shape of successful ones")
-	fs.StringVar(&cfg.targets, "targets", "http,stdio", "no mode: the comma-separated targets to run on the embedded mock")
-	fs.Func("fault", "no mode: install this mock fault, as JSON, for the whole run, to watch the suite catch it; repeatable", func(s string) error {
+	fs.StringVar(&cfg.targets, "targets", "http,stdio", "no mode: the comma-separated `TARGETS` to run on the embedded mock")
+	fs.Func("fault", "no mode: install this mock fault, given as `JSON`, for the whole run, to watch the suite catch it; repeatable", func(s string) error {
 		if !json.Valid([]byte(s)) {
 			return fmt.Errorf("not valid JSON: %q", s)
 		}
@@ -548,9 +551,9 @@ Environment:
   JOAI_MOCK_CONTROL      1: default of --mock-control
 
 The last line of the output is "N passed, N failed", followed by
-", N skipped" when fixtures were skipped. The exit status is 0 when every
-selected fixture passed, 1 when one failed, and 2 for invalid flags or
-fixtures.
+", N skipped" when fixtures were skipped. The exit status is 0 when no
+selected fixture failed and at least one passed (skipped fixtures do not
+count), 1 otherwise, and 2 for invalid flags or fixtures.
 
 Flags:
 `)

@@ -269,3 +269,11 @@ func TestFixturesFlagReportsBadFixture(t *testing.T) {
 		t.Errorf("exit status %d, stderr %q; want 2 and the file, field and problem", code, stderr)
 	}
 }
+
+func TestUnknownFlagGetsOneHint(t *testing.T) {
+	code, stdout, stderr := runCLI(t, nil, "--bogus")
+	want := "joai-conformance: flag provided but not defined: -bogus; run joai-conformance --help for the modes, flags and environment\n"
+	if code != exitUsage || stderr != want || stdout != "" {
+		t.Errorf("--bogus = %d, stdout %q, stderr %q; want 2 and stderr %q", code, stdout, stderr, want)
+	}
+}

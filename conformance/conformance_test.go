@@ -325,6 +325,7 @@ func TestRunRejectsBadOptions(t *testing.T) {
 		{"no-token", &Options{HTTP: &HTTPTarget{URL: srv.URL, AgentUUID: info.AgentUUID}}, "JOAI_API_TOKEN"},
 		{"faults-without-control", &Options{HTTP: &HTTPTarget{URL: srv.URL, AgentUUID: "a", Token: "t", Faults: []json.RawMessage{[]byte(`{}`)}}}, "MockControl"},
 		{"no-bridge-command", &Options{Stdio: &StdioTarget{Mock: srv}}, "no bridge command"},
+		{"missing-bridge-command", &Options{Stdio: &StdioTarget{Mock: srv, Command: []string{"/nonexistent/joai-bridge"}}}, `bridge command "/nonexistent/joai-bridge"`},
 		{"nothing-selected", &Options{HTTP: MockHTTPTarget(srv), Run: regexp.MustCompile(`^nothing$`)}, "no fixture matches"},
 	}
 	for _, tt := range tests {

@@ -45,6 +45,9 @@ func (r *runner) runStdio(ctx context.Context, t *StdioTarget, selected []*Fixtu
 	if len(t.Command) == 0 {
 		return errors.New("no bridge command: give the command that starts the bridge, such as -- joai-bridge --url {{agent_url}}")
 	}
+	if _, err := exec.LookPath(t.Command[0]); err != nil {
+		return fmt.Errorf("bridge command %q: %w: give its path, or install it on the PATH", t.Command[0], err)
+	}
 	srv := t.Mock
 	if srv == nil {
 		srv = NewMock(nil)

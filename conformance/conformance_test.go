@@ -403,3 +403,22 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 		t.Errorf("Run returned %d results, want the 2 that finished", len(res.Fixtures))
 	}
 }
+
+// TestRunKeepsTheSession runs the lifecycle fixture against a mock that
+// requires the Mcp-Session-Id from initialize on every later request.
+func TestRunKeepsTheSession(t *testing.T) {
+	srv := NewMock(&mockserver.Options{Sessions: true})
+	t.Cleanup(srv.Close)
+	res, err := Run(t.Context(), &Options{HTTP: MockHTTPTarget(srv), Run: regexp.MustCompile(`^(lifecycle-initialize-and-ping|tools-list)$`)})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if fr := find(t, res, TargetHTTP, "lifecycle-initialize-and-ping"); fr.Status != StatusPass {
+		t.Errorf("%s", failureText(fr))
+	}
+	// tools-list sends no initialize, so a mock that requires sessions
+	// rejects it: this shows that the session came from initialize.
+	if fr := find(t, res, TargetHTTP, "tools-list"); fr.Status != StatusFail {
+		t.Errorf("tools-list without initialize passed against a mock that requires sessions")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -213,6 +214,9 @@ type httpTransport struct {
 	client *http.Client
 	token  string
 
+	// mu guards sessionID and protocolVersion, which concurrent steps
+	// read and write from several goroutines.
+	mu              sync.Mutex
 	sessionID       string
 	protocolVersion string
 }
@@ -311,12 +315,14 @@ func (t *httpTransport) send(ctx context.Context, req *request) (*reply, error) 
 		return nil, fmt.Errorf("building request: %w", err)
 	}
 	hreq.Header = req.header.Clone()
+	t.mu.Lock()
 	if t.sessionID != "" && hreq.Header.Get("Mcp-Session-Id") == "" {
 		hreq.Header.Set("Mcp-Session-Id", t.sessionID)
 	}
 	if t.protocolVersion != "" && hreq.Header.Get("Mcp-Protocol-Version") == "" {
 		hreq.Header.Set("Mcp-Protocol-Version", t.protocolVersion)
 	}
+	t.mu.Unlock()
 	resp, err := t.client.Do(hreq)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", req.method, req.url, err)
@@ -332,12 +338,14 @@ func (t *httpTransport) send(ctx context.Context, req *request) (*reply, error) 
 	if err != nil {
 		return nil, fmt.Errorf("reading the reply to %s %s: %w", req.method, req.url, err)
 	}
+	t.mu.Lock()
 	if id := resp.Header.Get("Mcp-Session-Id"); id != "" {
 		t.sessionID = id
 	}
 	if v := gjson.GetBytes(rep.Body, "result.protocolVersion"); v.Type == gjson.String && resp.StatusCode == http.StatusOK {
 		t.protocolVersion = v.Str
 	}
+	t.mu.Unlock()
 	return rep, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -335,6 +336,37 @@ func TestInspectorPageInChromium(t *testing.T) {
 	})
 
 	screenshot(t, ctx, mock, info)
+}
+
+// A page that cannot keep up is told how many events it missed, and shows
+// the count.
+func TestInspectorPageShowsDroppedEvents(t *testing.T) {
+	ctx := startChromium(t)
+	hub := inspector.NewHub(&inspector.Options{Title: "burst", ClientBuffer: 1})
+	srv := httptest.NewServer(hub)
+	t.Cleanup(srv.Close)
+	t.Cleanup(hub.Close)
+
+	do(t, ctx, chromedp.Navigate(srv.URL))
+	waitJS(t, ctx, "the feed to connect", `document.getElementById("conn").textContent === "live"`)
+	if !evalJS[bool](t, ctx, `document.getElementById("dropped").hidden`) {
+		t.Error("the dropped-events banner shows before any event was dropped")
+	}
+
+	// A burst far faster than one page can take with a queue of one.
+	for i := range 5000 {
+		hub.Publish(inspector.Event{Time: time.Now(), Source: "test", Direction: "client→mock", Method: "ping", ID: fmt.Sprint(i), HTTPStatus: 200})
+	}
+	dropped := hub.Stats().Dropped
+	if dropped == 0 {
+		t.Fatal("the burst dropped no event; the test needs some dropped")
+	}
+	want := fmt.Sprintf("%d events dropped", dropped)
+	waitJS(t, ctx, "the dropped-events banner", fmt.Sprintf(`document.getElementById("dropped").textContent.startsWith(%q)`, want))
+	// Every event is either shown or counted; the page keeps 1000 rows.
+	wantRows := min(5000-dropped, 1000)
+	waitJS(t, ctx, fmt.Sprintf("%d rows besides the %d dropped", wantRows, dropped),
+		fmt.Sprintf(`document.querySelectorAll("#rows tr").length === %d`, wantRows))
 }
 
 // eventLog records the events the mock publishes.

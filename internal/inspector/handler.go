@@ -227,15 +227,17 @@ func (h *Hub) writeFrames(conn *websocket.Conn, frames [][]byte) error {
 // or the page goes away, and the write error otherwise.
 func (h *Hub) writeFeed(conn *websocket.Conn, p *page, replay []*entry, pageGone <-chan struct{}) error {
 	hello, _ := json.Marshal(helloMessage{Kind: "hello", Hub: h.id, Title: h.title, Replay: len(replay)})
-	batch := [][]byte{hello}
+	batch, size := [][]byte{hello}, len(hello)
 	for _, e := range replay {
-		if len(batch) == maxBatchFrames {
+		if len(batch) == maxBatchFrames || size >= maxBatchBytes {
 			if err := h.writeFrames(conn, batch); err != nil {
 				return err
 			}
-			batch = batch[:0]
+			batch, size = batch[:0], 0
 		}
-		batch = append(batch, h.frameOf(e))
+		f := h.frameOf(e)
+		batch = append(batch, f)
+		size += len(f)
 	}
 	if err := h.writeFrames(conn, batch); err != nil {
 		return err

@@ -36,8 +36,9 @@ type Limits struct {
 	Window time.Duration
 }
 
-// DefaultLimits are the limits used for zero fields: generous enough that an
-// interactive client or a test suite never meets them.
+// DefaultLimits are the limits used for zero fields. They let a token send
+// 61 requests back to back and then 10 per second, with 16 in flight,
+// which interactive clients and ordinary test suites stay below.
 var DefaultLimits = Limits{
 	RequestsPerMinute: 600,
 	Burst:             60,

@@ -51,7 +51,8 @@ type store struct {
 
 	// mu guards every field below, and the mutable fields of the agents,
 	// memories and tokens it holds. Writers hold it while persisting, so
-	// the file always matches the acknowledged state.
+	// every acknowledged write is in the file. The exception is a reset
+	// whose write failed, which [Server.Reset] describes.
 	mu         sync.RWMutex
 	agents     map[string]*agent
 	agentOrder []*agent

@@ -132,14 +132,18 @@ type Bridge struct {
 
 	// The fields below are set by Run. runCtx is the life of Run, kept here
 	// because the round tripper and the stream readers need it.
-	up       *transport.StreamableHTTP
-	out      *jsonrpc.Writer
-	runCtx   context.Context
-	stopRun  context.CancelFunc
-	queue    chan outbound
-	wg       sync.WaitGroup
-	inFlight sync.WaitGroup
-	ran      atomic.Bool
+	up      *transport.StreamableHTTP
+	out     *jsonrpc.Writer
+	runCtx  context.Context
+	stopRun context.CancelFunc
+	queue   chan outbound
+	work    chan *call
+	// outBroken is closed when a write to stdout fails.
+	outBroken     chan struct{}
+	outBrokenOnce sync.Once
+	wg            sync.WaitGroup
+	inFlight      sync.WaitGroup
+	ran           atomic.Bool
 
 	nextUpID     atomic.Int64
 	nextServerID atomic.Int64
@@ -254,59 +258,48 @@ func (b *Bridge) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) err
 		return err
 	}
 
-	frames := make(chan readResult)
-	readerDone := make(chan struct{})
-	go b.readLoop(stdin, frames, readerDone)
-	defer close(readerDone)
+	readErr := make(chan error, 1)
+	go func() { readErr <- b.readLoop(stdin) }()
 
-	var readErr error
+	var err error
 	drain := false
-loop:
-	for {
-		select {
-		case r := <-frames:
-			if r.err != nil {
-				if !errors.Is(r.err, io.EOF) {
-					readErr = fmt.Errorf("reading stdin: %w", r.err)
-					b.log.Error("reading stdin failed", "err", r.err)
-				}
-				drain = true
-				break loop
-			}
-			b.handleFrame(r.frame)
-			if b.out.Err() != nil {
-				b.log.Info("stdout closed; stopping", "err", b.out.Err())
-				break loop
-			}
-		case <-ctx.Done():
-			b.log.Info("stopping", "reason", context.Cause(ctx))
-			break loop
+	select {
+	case err = <-readErr:
+		switch {
+		case errors.Is(err, io.EOF):
+			err, drain = nil, true
+		case errors.Is(err, errStopped):
+			err = nil
+		default:
+			b.log.Error("reading stdin failed", "err", err)
+			err, drain = fmt.Errorf("reading stdin: %w", err), true
 		}
+	case <-b.outBroken:
+		b.log.Info("stdout closed; stopping", "err", b.out.Err())
+	case <-ctx.Done():
+		b.log.Info("stopping", "reason", context.Cause(ctx))
 	}
 	b.shutdown(drain)
-	return readErr
+	return err
 }
 
-// readResult is one frame from stdin, or the error that ended reading.
-type readResult struct {
-	frame jsonrpc.Frame
-	err   error
-}
+// errStopped ends readLoop when the bridge stops for another reason.
+var errStopped = errors.New("stopped")
 
-// readLoop reads stdin and sends each frame to frames until reading fails
-// or done is closed.
-func (b *Bridge) readLoop(stdin io.Reader, frames chan<- readResult, done <-chan struct{}) {
+// readLoop reads stdin and dispatches each frame until reading fails or the
+// bridge stops. Frames are handled on this goroutine, so a request reaches
+// its worker without another hand-off.
+func (b *Bridge) readLoop(stdin io.Reader) error {
 	r := jsonrpc.NewReader(stdin, b.opts.MaxMessageSize)
 	for {
 		f, err := r.Read()
-		select {
-		case frames <- readResult{frame: f, err: err}:
-		case <-done:
-			return
-		}
 		if err != nil {
-			return
+			return err
 		}
+		if b.closing.Load() {
+			return errStopped
+		}
+		b.handleFrame(f)
 	}
 }
 
@@ -316,11 +309,14 @@ func (b *Bridge) start(ctx context.Context, stdout io.Writer) error {
 	b.out = jsonrpc.NewWriter(stdout)
 	b.runCtx, b.stopRun = context.WithCancel(context.WithoutCancel(ctx))
 	b.queue = make(chan outbound, 256)
+	b.work = make(chan *call)
+	b.outBroken = make(chan struct{})
 
 	up, err := transport.NewStreamableHTTP(b.endpoint.String(),
 		transport.WithHTTPBasicClient(b.client),
 		transport.WithContinuousListening(),
 		transport.WithHTTPLogger(slog.New(demoteHandler{b.log.Handler()}).With("component", "mcp-go")),
+		transport.WithHTTPHeaderFunc(b.authHeader),
 	)
 	if err != nil {
 		return fmt.Errorf("creating the upstream transport: %w", err)
@@ -341,10 +337,24 @@ func (b *Bridge) start(ctx context.Context, stdout io.Writer) error {
 	return nil
 }
 
+// authHeader returns the Authorization header for mcp-go to send. When the
+// token cannot be read it returns none, and the round tripper reports why.
+func (b *Bridge) authHeader(ctx context.Context) map[string]string {
+	tok, err := b.token.get(ctx)
+	if err != nil {
+		return nil
+	}
+	return map[string]string{"Authorization": "Bearer " + tok}
+}
+
 // shutdown answers and cancels what is in flight, ends the session and
 // waits for the bridge's goroutines.
 func (b *Bridge) shutdown(drain bool) {
+	// Under mu, so that no request is added to the calls or to inFlight
+	// once shutdown has begun.
+	b.mu.Lock()
 	b.closing.Store(true)
+	b.mu.Unlock()
 	if drain {
 		b.waitInFlight(b.opts.DrainTimeout)
 	}

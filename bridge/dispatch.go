@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -56,11 +57,13 @@ func (c *call) sentID() int64 {
 // idKey returns a key for a raw JSON id that treats equal ids alike: a
 // string by its decoded value, a number or null by its text.
 func idKey(raw []byte) string {
-	r := gjson.ParseBytes(raw)
-	if r.Type == gjson.String {
-		return "s:" + r.Str
+	if len(raw) == 0 || raw[0] != '"' {
+		return "n:" + string(raw)
 	}
-	return "n:" + r.Raw
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return "s:" + string(raw[1:len(raw)-1])
+	}
+	return "s:" + gjson.ParseBytes(raw).Str
 }
 
 // handleFrame classifies one host line and dispatches it.
@@ -111,17 +114,24 @@ func (b *Bridge) handleRequest(msg []byte, h jsonrpc.Header) {
 	case h.Method == "ping":
 		b.writeLocal(msg, h.ID, jsonrpc.ResultResponse(h.ID, []byte("{}")))
 		return
-	case b.closing.Load():
-		b.writeLocal(msg, h.ID, jsonrpc.ErrorResponse(h.ID, CodeShuttingDown, "the bridge is shutting down: the request was not sent", nil))
-		return
 	case h.Method == "initialize" && b.plain.Load():
 		b.writeLocal(msg, h.ID, b.localInitialize(msg, h))
 		return
 	}
 
 	c := &call{msg: msg, hdr: h, key: idKey(h.ID), start: time.Now()}
-	c.ctx, c.cancel = context.WithCancel(b.runCtx)
+	if timeout := b.timeoutFor(h.Method); timeout > 0 {
+		c.ctx, c.cancel = context.WithTimeout(b.runCtx, timeout)
+	} else {
+		c.ctx, c.cancel = context.WithCancel(b.runCtx)
+	}
 	b.mu.Lock()
+	if b.closing.Load() {
+		b.mu.Unlock()
+		c.cancel()
+		b.writeLocal(msg, h.ID, jsonrpc.ErrorResponse(h.ID, CodeShuttingDown, "the bridge is shutting down: the request was not sent", nil))
+		return
+	}
 	if _, dup := b.calls[c.key]; dup {
 		b.mu.Unlock()
 		c.cancel()
@@ -133,13 +143,43 @@ func (b *Bridge) handleRequest(msg []byte, h jsonrpc.Header) {
 	if h.Method == "initialize" {
 		b.initMsg = msg
 	}
-	b.mu.Unlock()
-
 	b.inFlight.Add(1)
-	go func() {
-		defer b.inFlight.Done()
+	b.mu.Unlock()
+	b.dispatch(c)
+}
+
+// workerIdleTimeout is how long a worker waits for another request before
+// it exits.
+const workerIdleTimeout = 30 * time.Second
+
+// dispatch hands c to an idle worker, or starts a new one. Workers outlive
+// their request because relaying one grows a goroutine's stack through
+// net/http and mcp-go, and a new goroutine would grow it again each time.
+func (b *Bridge) dispatch(c *call) {
+	select {
+	case b.work <- c:
+	default:
+		b.wg.Go(func() { b.worker(c) })
+	}
+}
+
+// worker serves c, then the requests dispatch hands it, until it has been
+// idle for workerIdleTimeout or Run ends.
+func (b *Bridge) worker(c *call) {
+	idle := time.NewTimer(workerIdleTimeout)
+	defer idle.Stop()
+	for {
 		b.serve(c)
-	}()
+		b.inFlight.Done()
+		idle.Reset(workerIdleTimeout)
+		select {
+		case c = <-b.work:
+		case <-idle.C:
+			return
+		case <-b.runCtx.Done():
+			return
+		}
+	}
 }
 
 // handleNotification forwards a host notification upstream, in order.
@@ -299,7 +339,12 @@ func (b *Bridge) writeHost(parts ...[]byte) {
 	for i, p := range parts {
 		parts[i] = redact.Bytes(p, secrets...)
 	}
-	if err := b.out.Write(parts...); err != nil && b.out.Err() == nil {
+	err := b.out.Write(parts...)
+	switch {
+	case err == nil:
+	case b.out.Err() != nil:
+		b.outBrokenOnce.Do(func() { close(b.outBroken) })
+	default:
 		b.log.Error("dropped a message that would break the output framing", "err", err)
 	}
 }

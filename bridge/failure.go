@@ -280,9 +280,8 @@ func (b *Bridge) contextError(ctx context.Context, c *call, a *attempt) *callErr
 		return &callError{Code: CodeShuttingDown, Message: "the request was cancelled by the client"}
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		limit := b.opts.Timeout
-		what := "--timeout"
-		if c != nil && c.hdr.Method == "initialize" && (limit < 0 || limit > initializeTimeout) {
+		limit, what := b.opts.Timeout, "--timeout"
+		if c != nil && c.hdr.Method == "initialize" && b.timeoutFor("initialize") != limit {
 			limit, what = initializeTimeout, "the initialize limit"
 		}
 		sent := a != nil && a.wroteHeaders.Load()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -57,11 +58,15 @@ func (b *Bridge) serve(c *call) {
 	case res.local != nil:
 		response = res.local
 		b.writeHost(response)
-		b.log.Debug("answered locally", "method", c.hdr.Method, "id", string(c.hdr.ID), "latency", latency)
+		if b.log.Enabled(c.ctx, slog.LevelDebug) {
+			b.log.Debug("answered locally", "method", c.hdr.Method, "id", string(c.hdr.ID), "latency", latency)
+		}
 	default:
 		parts := jsonrpc.ReplaceID(res.msg, res.hdr, c.hdr.ID)
 		b.writeHost(parts[:]...)
-		b.log.Debug("relayed", "method", c.hdr.Method, "id", string(c.hdr.ID), "status", res.status, "attempts", res.attempts, "latency", latency)
+		if b.log.Enabled(c.ctx, slog.LevelDebug) {
+			b.log.Debug("relayed", "method", c.hdr.Method, "id", string(c.hdr.ID), "status", res.status, "attempts", res.attempts, "latency", latency)
+		}
 	}
 	b.publish(c, res, response, latency)
 }
@@ -102,16 +107,7 @@ func (b *Bridge) publish(c *call, res relayResult, response []byte, latency time
 // response or the error to answer with.
 func (b *Bridge) forward(c *call) (relayResult, *callError) {
 	isInit := c.hdr.Method == "initialize"
-	timeout := b.opts.Timeout
-	if isInit && (timeout < 0 || timeout > initializeTimeout) {
-		timeout = initializeTimeout
-	}
 	ctx := c.ctx
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
 
 	budget := newBudget(b.opts.RetryBudget)
 	var res relayResult
@@ -175,6 +171,16 @@ func (b *Bridge) forward(c *call) (relayResult, *callError) {
 			}
 		}
 	}
+}
+
+// timeoutFor returns how long a request may wait for the service, or zero
+// for no limit.
+func (b *Bridge) timeoutFor(method string) time.Duration {
+	timeout := b.opts.Timeout
+	if method == "initialize" && (timeout < 0 || timeout > initializeTimeout) {
+		return initializeTimeout
+	}
+	return max(timeout, 0)
 }
 
 // waitToSend waits at the shared Retry-After gate and the --max-rpm limit,

@@ -7,8 +7,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/http/httptrace"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -162,12 +162,6 @@ func (a *attempt) standIn() []byte {
 	return fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%d,"error":{"code":-32603,"message":"replaced by the bridge"}}`, a.upID)
 }
 
-// trace records when the request's headers were written: from then on the
-// request may have reached the service.
-func (a *attempt) trace() *httptrace.ClientTrace {
-	return &httptrace.ClientTrace{WroteHeaders: func() { a.wroteHeaders.Store(true) }}
-}
-
 // matchesUpID reports whether the raw response id is the upstream id sent.
 func matchesUpID(raw []byte, id int64) bool {
 	want := strconv.FormatInt(id, 10)
@@ -203,24 +197,31 @@ func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 
-	tok, err := b.token.get(ctx)
-	if err != nil {
-		closeBody(req)
-		return nil, &tokenError{err: err}
+	// mcp-go's header function sets Authorization on every request except
+	// the DELETE that ends the session, and when the token cannot be read.
+	out := new(http.Request)
+	*out = *req
+	auth := req.Header.Get("Authorization")
+	if auth == "" {
+		tok, err := b.token.get(ctx)
+		if err != nil {
+			closeBody(req)
+			return nil, &tokenError{err: err}
+		}
+		auth = "Bearer " + tok
+		out.Header = req.Header.Clone()
+		out.Header.Set("Authorization", auth)
 	}
-	out := req.Clone(ctx)
-	out.Header.Set("Authorization", "Bearer "+tok)
 	var cancel context.CancelFunc
 	switch {
 	case req.Method == http.MethodDelete:
 		ctx, cancel = context.WithTimeout(ctx, b.opts.CloseTimeout)
 		out = out.WithContext(ctx)
 	case a != nil:
-		a.token = tok
-		out = out.WithContext(httptrace.WithClientTrace(ctx, a.trace()))
+		a.token = strings.TrimPrefix(auth, "Bearer ")
 		if req.Method == http.MethodPost {
 			closeBody(req)
-			setBody(out, a.body, a.bodySize())
+			setBody(out, a)
 		}
 	}
 
@@ -348,17 +349,59 @@ func (b *Bridge) noticeInitializeError(a *attempt, msg []byte, h jsonrpc.Header)
 	}
 }
 
-func setBody(r *http.Request, parts [][]byte, size int64) {
+// joinLimit is the body size up to which setBody copies the parts into one
+// buffer: net/http would otherwise write each part with its own system
+// call. Larger bodies are sent from the parts without a copy.
+const joinLimit = 64 << 10
+
+// setBody makes a's message the request's body.
+func setBody(r *http.Request, a *attempt) {
+	parts, size := a.body, a.bodySize()
+	if size <= joinLimit && len(parts) > 1 {
+		parts = [][]byte{joinParts(parts)}
+	}
 	r.ContentLength = size
 	r.GetBody = func() (io.ReadCloser, error) {
-		readers := make([]io.Reader, len(parts))
-		for i, p := range parts {
-			readers[i] = bytes.NewReader(p)
+		var body io.Reader
+		if len(parts) == 1 {
+			// A bytes.Reader writes itself out at once, where a
+			// MultiReader allocates a 32 KiB copy buffer each time.
+			body = bytes.NewReader(parts[0])
+		} else {
+			readers := make([]io.Reader, len(parts))
+			for i, p := range parts {
+				readers[i] = bytes.NewReader(p)
+			}
+			body = io.MultiReader(readers...)
 		}
-		return io.NopCloser(io.MultiReader(readers...)), nil
+		return &sentBody{r: body, sent: &a.wroteHeaders}, nil
 	}
 	r.Body, _ = r.GetBody()
 }
+
+// sentBody is a request body that records when net/http starts reading
+// it, which it does after writing the headers: from then on the request may
+// have reached the service.
+type sentBody struct {
+	r    io.Reader
+	sent *atomic.Bool
+}
+
+func (s *sentBody) Read(p []byte) (int, error) {
+	s.sent.Store(true)
+	return s.r.Read(p)
+}
+
+// WriteTo keeps the inner reader's single write.
+func (s *sentBody) WriteTo(w io.Writer) (int64, error) {
+	s.sent.Store(true)
+	if wt, ok := s.r.(io.WriterTo); ok {
+		return wt.WriteTo(w)
+	}
+	return io.Copy(w, struct{ io.Reader }{s.r})
+}
+
+func (s *sentBody) Close() error { return nil }
 
 func closeBody(r *http.Request) {
 	if r.Body != nil {

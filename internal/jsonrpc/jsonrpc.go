@@ -26,7 +26,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"unsafe"
 
 	"github.com/tidwall/gjson"
 )
@@ -126,26 +125,22 @@ func Classify(msg []byte) (Header, error) {
 		return Header{}, &Error{Code: CodeInvalidRequest, Message: "invalid request: a JSON-RPC message must be a JSON object"}
 	}
 
-	// The string aliases msg without a copy; msg is not modified while the
-	// results are used, and every value kept is copied out of it.
-	doc := unsafe.String(unsafe.SliceData(msg), len(msg))
 	var h Header
-	var method gjson.Result
+	var method []byte
 	var hasMethod, hasResult bool
-	gjson.Parse(doc).ForEach(func(key, value gjson.Result) bool {
-		switch key.Str {
+	eachMember(msg, func(key []byte, start, end int) {
+		switch memberName(key) {
 		case "id":
-			h.ID = []byte(value.Raw)
-			h.IDOffset = value.Index
+			h.ID = bytes.Clone(msg[start:end])
+			h.IDOffset = start
 		case "method":
-			method, hasMethod = value, true
+			method, hasMethod = msg[start:end], true
 		case "result":
 			hasResult = true
 		case "error":
 			hasResult = true
 			h.IsError = true
 		}
-		return true
 	})
 
 	if h.ID != nil {
@@ -158,10 +153,11 @@ func Classify(msg []byte) (Header, error) {
 	}
 	switch {
 	case hasMethod:
-		if method.Type != gjson.String {
+		name, ok := decodeString(method)
+		if !ok {
 			return Header{ID: h.ID, IDOffset: h.IDOffset}, &Error{Code: CodeInvalidRequest, Message: "invalid request: the method must be a string"}
 		}
-		h.Method = method.Str
+		h.Method = name
 		h.Kind = KindNotification
 		if h.ID != nil {
 			h.Kind = KindRequest
@@ -173,6 +169,117 @@ func Classify(msg []byte) (Header, error) {
 		return h, &Error{Code: CodeInvalidRequest, Message: "invalid request: the message has neither a method nor a result or error"}
 	}
 	return h, nil
+}
+
+// eachMember calls visit with the raw key and the value's byte range of
+// each top-level member of the JSON object msg, which must be valid JSON.
+func eachMember(msg []byte, visit func(key []byte, start, end int)) {
+	i := skipSpace(msg, 0)
+	if i >= len(msg) || msg[i] != '{' {
+		return
+	}
+	i++
+	for {
+		i = skipSpace(msg, i)
+		if i >= len(msg) || msg[i] != '"' {
+			return // the closing brace of an empty object
+		}
+		keyEnd := skipString(msg, i)
+		key := msg[i+1 : keyEnd-1]
+		i = skipSpace(msg, keyEnd) + 1 // past the colon
+		start := skipSpace(msg, i)
+		end := skipValue(msg, start)
+		visit(key, start, end)
+		i = skipSpace(msg, end)
+		if i >= len(msg) || msg[i] != ',' {
+			return
+		}
+		i++
+	}
+}
+
+func skipSpace(msg []byte, i int) int {
+	for i < len(msg) && isSpace(msg[i]) {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string that starts at msg[i].
+func skipString(msg []byte, i int) int {
+	i++
+	for {
+		j := bytes.IndexByte(msg[i:], '"')
+		if j < 0 {
+			return len(msg)
+		}
+		i += j
+		// The quote is escaped if an odd number of backslashes precede it.
+		n := 0
+		for k := i - 1; k >= 0 && msg[k] == '\\'; k-- {
+			n++
+		}
+		i++
+		if n%2 == 0 {
+			return i
+		}
+	}
+}
+
+// skipValue returns the index after the value that starts at msg[i].
+func skipValue(msg []byte, i int) int {
+	switch msg[i] {
+	case '"':
+		return skipString(msg, i)
+	case '{', '[':
+		depth := 0
+		for i < len(msg) {
+			switch msg[i] {
+			case '"':
+				i = skipString(msg, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	}
+	for i < len(msg) && !isSpace(msg[i]) && msg[i] != ',' && msg[i] != '}' && msg[i] != ']' {
+		i++
+	}
+	return i
+}
+
+// memberName returns a raw key decoded, decoding escapes only when there
+// are any.
+func memberName(raw []byte) string {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw)
+	}
+	name, _ := decodeString(append(append([]byte{'"'}, raw...), '"'))
+	return name
+}
+
+// decodeString decodes a raw JSON string, reporting false for any other
+// value.
+func decodeString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), true
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // validID reports whether raw is a JSON string, number or null.

@@ -323,7 +323,7 @@ func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.caFile, "ca-file", "", "PEM `FILE` of CA certificates to trust besides the system's, for a corporate proxy or private CA")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log `LEVEL`: debug (one line per request), info, warn or error")
 	fs.StringVar(&cfg.logFile, "log-file", "", "append logs to `FILE` instead of stderr")
-	fs.Var(&cfg.maxMessageSize, "max-message-size", "largest message accepted from the host or the service, in bytes or with a unit such as KiB, MiB (`SIZE`, default 64MiB)")
+	fs.Var(&cfg.maxMessageSize, "max-message-size", "largest message accepted from the host or the service, as a `SIZE` in bytes or with a unit such as KiB or MiB")
 	fs.DurationVar(&cfg.retryBudget, "retry-budget", bridge.DefaultRetryBudget, "longest a request waits in total to retry after 429 or 503, as a Go `DURATION`; 0 disables retries")
 	fs.DurationVar(&cfg.timeout, "timeout", bridge.DefaultTimeout, "longest a request waits for the service, as a Go `DURATION`; 0 means no limit (initialize waits at most 30s)")
 	fs.IntVar(&cfg.maxRPM, "max-rpm", 0, "send at most `N` requests per minute; 0 means no limit")

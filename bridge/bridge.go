@@ -14,10 +14,10 @@
 //
 // Messages cross byte for byte: the bridge reads the id and method of each
 // line and never rebuilds a message from Go values. The only bytes it
-// changes are ids: host request ids are replaced by ids of its own upstream
-// and restored on the response, and the service's request ids are replaced
-// for the host the same way, so no id is ever passed through a float64 or
-// shared between the two directions. Every host request gets exactly one
+// changes are ids. Host request ids are replaced by ids of its own upstream
+// and restored on the response. The service's request ids are replaced for
+// the host the same way. So no id passes through a float64, and the ids of
+// the two directions never mix. Every host request gets exactly one
 // response: the service's, or a JSON-RPC error with one of the codes listed
 // with [CodeUnreachable].
 //
@@ -57,7 +57,7 @@ const (
 	DefaultCloseTimeout   = 500 * time.Millisecond
 )
 
-// initializeTimeout caps the wait for the service's answer to initialize,
+// initializeTimeout caps the wait for the service's response to initialize,
 // so that the host, which gives up after about 60 seconds, gets an error in
 // time when the service is unreachable.
 const initializeTimeout = 30 * time.Second
@@ -67,7 +67,7 @@ const initializeTimeout = 30 * time.Second
 const cancelTimeout = 300 * time.Millisecond
 
 // notificationTimeout bounds each message the bridge sends upstream that
-// has no response of its own: notifications and answers to server requests.
+// has no response of its own: notifications and responses to server requests.
 const notificationTimeout = 30 * time.Second
 
 // Options configure a [Bridge]. Fields must not change after [New].
@@ -86,7 +86,7 @@ type Options struct {
 	// MaxMessageSize is the largest message, in bytes, accepted from the
 	// host or the service. Zero means DefaultMaxMessageSize.
 	MaxMessageSize int64
-	// Timeout is how long a request may wait for the service's answer,
+	// Timeout is how long a request may wait for the service's response,
 	// retries included; initialize waits at most 30 seconds whatever its
 	// value. Zero means DefaultTimeout, and a negative value means no limit.
 	Timeout time.Duration

@@ -25,8 +25,8 @@ type call struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// answered is set by whoever writes the host's response, or decides
-	// that none is due, so that exactly one is written.
+	// answered is set by the goroutine that writes the host's response,
+	// or that decides none is due, so that exactly one is written.
 	answered atomic.Bool
 	// cancelled reports that the host cancelled the request.
 	cancelled atomic.Bool
@@ -88,7 +88,7 @@ func (b *Bridge) handleFrame(f jsonrpc.Frame) {
 	}
 }
 
-// handleTooLong answers a line that exceeded the maximum message size.
+// handleTooLong responds to a line that exceeded the maximum message size.
 func (b *Bridge) handleTooLong(f jsonrpc.Frame) {
 	b.log.Warn("rejected a host message over the maximum size", "bytes", f.Size, "max", b.opts.MaxMessageSize, "id", string(f.ID))
 	message := fmt.Sprintf("message of %d bytes exceeds the maximum message size of %d bytes: raise --max-message-size", f.Size, b.opts.MaxMessageSize)
@@ -103,7 +103,7 @@ func (b *Bridge) handleTooLong(f jsonrpc.Frame) {
 	}
 }
 
-// handleRequest answers a request locally or starts relaying it.
+// handleRequest responds to a request locally or starts relaying it.
 func (b *Bridge) handleRequest(msg []byte, h jsonrpc.Header) {
 	switch {
 	case h.Method == "ping" && gjson.GetBytes(msg, "jsonrpc").Str != "2.0":

@@ -21,7 +21,7 @@ import (
 	"github.com/joai-ai/joai-mcp/internal/redact"
 )
 
-// The JSON-RPC error codes the bridge answers with when it cannot relay a
+// The JSON-RPC error codes the bridge responds with when it cannot relay a
 // request; the README lists them with what to do. They are in the range
 // JSON-RPC reserves for implementations, -32000 to -32099, and avoid the
 // codes MCP uses there (-32002 resource not found, -32042 URL elicitation
@@ -33,7 +33,7 @@ const (
 	// CodeTLS: the TLS handshake failed, for example on a certificate the
 	// system does not trust.
 	CodeTLS = -32011
-	// CodeTimeout: no answer within --timeout; the request may have been
+	// CodeTimeout: no response within --timeout; the request may have been
 	// processed.
 	CodeTimeout = -32012
 	// CodeConnectionLost: the connection or reply stream broke after the
@@ -65,7 +65,7 @@ const (
 	CodeShuttingDown = -32060
 )
 
-// callError is the error a host request is answered with.
+// callError is the error response to a host request.
 type callError struct {
 	Code    int
 	Message string
@@ -98,7 +98,7 @@ func (e *callError) setRetryAfter(d time.Duration) {
 	e.Data.RetryAfterSeconds = &s
 }
 
-// retryKind is what may be done after an attempt failed.
+// retryKind is the kind of retry allowed after an attempt failed.
 type retryKind int
 
 const (
@@ -288,7 +288,7 @@ func (b *Bridge) contextError(ctx context.Context, c *call, a *attempt) *callErr
 		if !sent {
 			return &callError{Code: CodeTimeout, Message: fmt.Sprintf("the service could not be reached within %s (%s): check the network, or raise --timeout", limit, what)}
 		}
-		return &callError{Code: CodeTimeout, Message: fmt.Sprintf("the service did not answer within %s (%s); the request may still be processed: raise --timeout for slow requests", limit, what)}
+		return &callError{Code: CodeTimeout, Message: fmt.Sprintf("the service did not respond within %s (%s); the request may still be processed: raise --timeout for slow requests", limit, what)}
 	}
 	return &callError{Code: CodeShuttingDown, Message: "the request was cancelled"}
 }
@@ -314,7 +314,7 @@ func (b *Bridge) transportError(err error, a *attempt) *callError {
 	case errors.As(err, &hostnameErr):
 		return &callError{Code: CodeTLS, Message: fmt.Sprintf("the TLS certificate does not match %s: check the URL, or pass the right CA with --ca-file", host)}
 	case errors.As(err, &recordErr):
-		return &callError{Code: CodeTLS, Message: fmt.Sprintf("%s did not answer with TLS: check that the URL uses the right scheme and port", host)}
+		return &callError{Code: CodeTLS, Message: fmt.Sprintf("%s did not respond with TLS: check that the URL uses the right scheme and port", host)}
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return &callError{Code: CodeTimeout, Message: fmt.Sprintf("the network timed out talking to %s: check your connection and any proxy settings", host)}
 	case sent || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errStreamTooLarge):

@@ -12,7 +12,7 @@ import (
 )
 
 // serverRequest is a request from the service waiting for the host's
-// answer. The host sees it under a bridge id, so that ids of the two
+// response. The host sees it under a bridge id, so that ids of the two
 // directions never mix and the service's id crosses no float64.
 type serverRequest struct {
 	upID   []byte
@@ -68,7 +68,7 @@ func (b *Bridge) relayNotification(msg []byte, h jsonrpc.Header, a *attempt) {
 	b.publishUpstream(msg, h, "")
 }
 
-// relayServerRequest answers a ping from the service itself and forwards
+// relayServerRequest responds to a ping from the service itself and forwards
 // any other request to the host under a bridge id.
 func (b *Bridge) relayServerRequest(msg []byte, h jsonrpc.Header) {
 	if h.Method == "ping" {
@@ -107,8 +107,8 @@ func (b *Bridge) answerServerRequest(msg []byte, h jsonrpc.Header) {
 	b.log.Debug("relayed the host's response", "method", sr.method, "upstream_id", string(sr.upID), "latency", time.Since(sr.start))
 }
 
-// failServerRequest answers a server request upstream with an error, for a
-// host response that could not be relayed.
+// failServerRequest sends the service an error response to a server
+// request, for a host response that could not be relayed.
 func (b *Bridge) failServerRequest(rawID []byte, message string) {
 	sid, err := strconv.ParseInt(string(rawID), 10, 64)
 	b.mu.Lock()

@@ -62,7 +62,7 @@ func backoff(n int) time.Duration {
 }
 
 // gate holds every request back until the time a Retry-After named, so
-// that once the service has asked for a pause nobody hammers it.
+// that once the service has asked for a pause no request hammers it.
 type gate struct {
 	// mu guards until.
 	mu    sync.Mutex

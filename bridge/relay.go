@@ -20,7 +20,7 @@ import (
 // maxAttempts bounds the attempts for one request, whatever the budget.
 const maxAttempts = 12
 
-// relayResult is how a request was answered.
+// relayResult is the outcome of relaying a request.
 type relayResult struct {
 	// msg and hdr are the service's response, or nil.
 	msg []byte
@@ -33,7 +33,7 @@ type relayResult struct {
 }
 
 // serve relays c and writes its one response, unless the host cancelled it
-// or shutdown answered it first.
+// or shutdown responded first.
 func (b *Bridge) serve(c *call) {
 	defer b.finish(c)
 	res, cerr := b.forward(c)
@@ -59,7 +59,7 @@ func (b *Bridge) serve(c *call) {
 		response = res.local
 		b.writeHost(response)
 		if b.log.Enabled(c.ctx, slog.LevelDebug) {
-			b.log.Debug("answered locally", "method", c.hdr.Method, "id", string(c.hdr.ID), "latency", latency)
+			b.log.Debug("responded locally", "method", c.hdr.Method, "id", string(c.hdr.ID), "latency", latency)
 		}
 	default:
 		parts := jsonrpc.ReplaceID(res.msg, res.hdr, c.hdr.ID)
@@ -104,7 +104,7 @@ func (b *Bridge) publish(c *call, res relayResult, response []byte, latency time
 }
 
 // forward sends c upstream, retrying what is safe to retry, and returns the
-// response or the error to answer with.
+// response or the error to respond with.
 func (b *Bridge) forward(c *call) (relayResult, *callError) {
 	isInit := c.hdr.Method == "initialize"
 	ctx := c.ctx
@@ -303,7 +303,7 @@ func (b *Bridge) afterInitialize(c *call, res *relayResult) {
 // enterPlainMode switches to relaying without a session, once.
 func (b *Bridge) enterPlainMode() {
 	if b.plain.CompareAndSwap(false, true) {
-		b.log.Info("the endpoint answered initialize with -32601, so it is a plain JSON-RPC endpoint: the bridge answers initialize itself and relays without a session")
+		b.log.Info("the endpoint responded to initialize with -32601, so it is a plain JSON-RPC endpoint: the bridge responds to initialize itself and relays without a session")
 	}
 }
 
@@ -319,7 +319,7 @@ func (b *Bridge) reinitialize(ctx context.Context, gen int64) *callError {
 	initMsg, initialized := b.initMsg, b.initializedMsg
 	b.mu.Unlock()
 	if initMsg == nil {
-		return &callError{Code: CodeNotFound, Message: "the service answered 404 and the host never sent initialize to replay: check the agent UUID"}
+		return &callError{Code: CodeNotFound, Message: "the service returned 404 and the host never sent initialize to replay: check the agent UUID"}
 	}
 	hdr, err := jsonrpc.Classify(initMsg)
 	if err != nil {

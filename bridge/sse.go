@@ -15,14 +15,14 @@ const sseChunkSize = 32 << 10
 var errStreamTooLarge = errors.New("an event on the service's stream exceeds the maximum message size")
 
 // sseRelay reads a text/event-stream reply for the bridge. It hands every
-// message to the bridge as the raw bytes of its data, in stream order, and
-// gives mcp-go, which reads from it, a stream with the same event ids and
+// message to the bridge as the raw bytes of its data, in stream order.
+// mcp-go, which reads from it, gets a stream with the same event ids and
 // retry fields but only a stand-in for the response. So mcp-go still keeps
 // the stream's resumption state (a GET with Last-Event-ID after the service
 // ends the stream early) while the bridge relays messages byte for byte.
 type sseRelay struct {
 	b *Bridge
-	// a is the request the stream answers, or nil on the GET stream.
+	// a is the attempt whose reply the stream is, or nil on the GET stream.
 	a    *attempt
 	body io.ReadCloser
 

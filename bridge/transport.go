@@ -150,7 +150,7 @@ func (t *tokenCache) get(ctx context.Context) (string, error) {
 	return tok, nil
 }
 
-// reload asks the source again after used was rejected, and reports whether
+// reload reads the token from the source again after used was rejected, and reports whether
 // a different token is now in use, so that a retry is worthwhile.
 func (t *tokenCache) reload(ctx context.Context, used string, log *slog.Logger) bool {
 	t.mu.Lock()

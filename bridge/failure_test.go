@@ -392,6 +392,9 @@ func TestInvalidReplies(t *testing.T) {
 		case "too-large-sse":
 			w.Header().Set("Content-Type", "text/event-stream")
 			fmt.Fprintf(w, "data: {\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"pad\":\"%s\"}}\n\n", id, strings.Repeat("p", 4096))
+		case "sse-ends-early":
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprint(w, "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{}}\n\n")
 		case "sse-other-id-then-right":
 			w.Header().Set("Content-Type", "text/event-stream")
 			fmt.Fprint(w, "data: {\"jsonrpc\":\"2.0\",\"id\":424242,\"result\":{\"wrong\":true}}\n\n")
@@ -417,6 +420,15 @@ func TestInvalidReplies(t *testing.T) {
 		if got.Get("error.code").Int() != int64(tt.wantCode) {
 			t.Errorf("%s: response = %.300s, want code %d", tt.name, got.Raw, tt.wantCode)
 		}
+	}
+
+	h.send(`{"jsonrpc":"2.0","id":"early","method":"x/test","params":{"case":"sse-ends-early"}}`)
+	if got := gjson.ParseBytes(h.recv()); got.Get("method").Str != "notifications/message" {
+		t.Errorf("first line for sse-ends-early = %s, want the notification", got.Raw)
+	}
+	early := gjson.ParseBytes(h.recv())
+	if early.Get("error.code").Int() != bridge.CodeConnectionLost || !strings.Contains(early.Get("error.message").Str, "before sending the response") {
+		t.Errorf("stream ended without a response = %s, want %d saying so", early.Raw, bridge.CodeConnectionLost)
 	}
 
 	got := h.call("7", "x/test", `{"case":"sse-other-id-then-right"}`)

@@ -483,3 +483,46 @@ func TestManyConcurrentRequests(t *testing.T) {
 		t.Errorf("got %d distinct responses, want %d", len(got), n)
 	}
 }
+
+func TestReplyStreamResumed(t *testing.T) {
+	t.Parallel()
+	type seen struct{ method, lastEventID, auth string }
+	requests := make(chan seen, 10)
+	// pendingID passes the upstream id of the request whose stream ended
+	// early to the GET that resumes it.
+	pendingID := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests <- seen{r.Method, r.Header.Get("Last-Event-ID"), r.Header.Get("Authorization")}
+		w.Header().Set("Content-Type", "text/event-stream")
+		switch {
+		case r.Method == http.MethodPost:
+			// The stream ends after an event id and before the response, as
+			// MCP 2025-11-25 lets a server do; the client resumes with GET.
+			body, _ := io.ReadAll(r.Body)
+			id := gjson.GetBytes(body, "id").Raw
+			fmt.Fprint(w, "retry: 10\nid: ev-1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":\"p\",\"progress\":1}}\n\n")
+			pendingID <- id
+		case r.Header.Get("Last-Event-ID") == "ev-1":
+			fmt.Fprintf(w, "id: ev-2\ndata: {\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"resumed\":true}}\n\n", <-pendingID)
+		default:
+			w.WriteHeader(http.StatusMethodNotAllowed)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	h := startBridge(t, &bridge.Options{URL: srv.URL, Token: bridge.StaticToken{Value: "resume-token-1234", Source: "test"}, Logger: testLogger(t)})
+
+	h.send(`{"jsonrpc":"2.0","id":"r1","method":"tools/call","params":{"name":"x","_meta":{"progressToken":"p"}}}`)
+	if got := gjson.ParseBytes(h.recv()); got.Get("method").Str != "notifications/progress" {
+		t.Fatalf("first line = %s, want the progress notification", got.Raw)
+	}
+	if got := gjson.ParseBytes(h.recv()); got.Get("id").Str != "r1" || !got.Get("result.resumed").Bool() {
+		t.Errorf("response = %s, want the resumed result for r1", got.Raw)
+	}
+	post, get := <-requests, <-requests
+	if post.method != http.MethodPost || get.method != http.MethodGet || get.lastEventID != "ev-1" {
+		t.Errorf("requests = %+v then %+v, want a POST then a GET with Last-Event-ID ev-1", post, get)
+	}
+	if get.auth != "Bearer resume-token-1234" {
+		t.Errorf("the resuming GET carried Authorization %q, want the token", get.auth)
+	}
+}

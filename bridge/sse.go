@@ -43,6 +43,9 @@ type sseRelay struct {
 	aliased   bool
 	id        string
 	hasID     bool
+	// sawID reports that an event with an id was dispatched, so mcp-go can
+	// resume the stream after it ends.
+	sawID bool
 }
 
 func newSSERelay(b *Bridge, a *attempt, body io.ReadCloser) *sseRelay {
@@ -120,6 +123,11 @@ func (r *sseRelay) finish() {
 	if r.err == nil && r.hasData {
 		r.dispatch()
 	}
+	if r.err == nil && r.a != nil && !r.sawID && !r.a.hasResponse() {
+		// Without an event id mcp-go cannot resume the stream, so the
+		// response will not come.
+		r.a.fail(&callError{Code: CodeConnectionLost, Message: "the service ended its reply stream before sending the response; the request may have been processed, so it was not resent: check the result before retrying"})
+	}
 }
 
 // line processes one line of the stream, as the SSE format defines fields.
@@ -178,6 +186,7 @@ func (r *sseRelay) dispatch() {
 	}
 	if r.hasID {
 		fmt.Fprintf(&r.out, "id: %s\n", r.id)
+		r.sawID = true
 	}
 	if standIn != nil {
 		r.out.WriteString("data: ")

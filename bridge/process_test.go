@@ -4,13 +4,21 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +28,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/tidwall/gjson"
 
+	"github.com/joai-ai/joai-mcp/bridge"
 	"github.com/joai-ai/joai-mcp/mockserver"
 )
 
@@ -278,4 +287,121 @@ func TestMCPGoStdioClient(t *testing.T) {
 	if err := c.Ping(ctx); err != nil {
 		t.Errorf("Ping() error = %v", err)
 	}
+}
+
+func TestProxyAndCAFile(t *testing.T) {
+	t.Parallel()
+	mock := mockserver.NewUnstartedServer(nil)
+	t.Cleanup(mock.Close)
+	tlsSrv := httptest.NewTLSServer(mock.Handler())
+	t.Cleanup(tlsSrv.Close)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsSrv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	proxy, targets := connectProxy(t, tlsSrv.Listener.Addr().String())
+	proxyURL, err := url.Parse(proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	transport, err := bridge.NewHTTPTransport(&bridge.TransportOptions{CAFile: caFile, Proxy: http.ProxyURL(proxyURL)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the proxy may be dialled: were the proxy ignored, this refuses
+	// example.com before any DNS lookup, so nothing leaves the machine.
+	transport.DialContext = loopbackOnlyDial
+	t.Cleanup(transport.CloseIdleConnections)
+
+	// httptest's certificate is valid for example.com; the proxy tunnels
+	// every CONNECT to the TLS mock.
+	info := mock.Info()
+	h := startBridge(t, &bridge.Options{
+		URL:       "https://example.com/mcp/agents/" + info.AgentUUID,
+		Token:     bridge.StaticToken{Value: info.Token, Source: "test"},
+		Transport: transport,
+		Logger:    testLogger(t),
+	})
+	if got := h.call("1", "tools/list", ""); !got.Get("result.tools").IsArray() {
+		t.Fatalf("tools/list through the proxy = %.300s, want the tools", got.Raw)
+	}
+	select {
+	case target := <-targets:
+		if target != "example.com:443" {
+			t.Errorf("the proxy was asked to CONNECT to %q, want example.com:443", target)
+		}
+	default:
+		t.Error("the request did not go through the proxy")
+	}
+}
+
+// loopbackOnlyDial dials loopback IP addresses and refuses anything else
+// without resolving it.
+func loopbackOnlyDial(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, _, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("the test refuses to dial %s", addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
+}
+
+func TestDefaultTransportUsesProxyEnvironment(t *testing.T) {
+	transport, err := bridge.NewHTTPTransport(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.ValueOf(transport.Proxy).Pointer() != reflect.ValueOf(http.ProxyFromEnvironment).Pointer() {
+		t.Error("the default transport does not take its proxy from HTTPS_PROXY, HTTP_PROXY and NO_PROXY")
+	}
+}
+
+// connectProxy starts a loopback HTTP proxy that answers every CONNECT by
+// tunnelling to target, and reports the host each CONNECT asked for.
+func connectProxy(t testing.TB, target string) (string, <-chan string) {
+	t.Helper()
+	targets := make(chan string, 10)
+	var mu sync.Mutex
+	var conns []net.Conn
+	var wg sync.WaitGroup
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "this proxy only tunnels", http.StatusMethodNotAllowed)
+			return
+		}
+		targets <- r.Host
+		upstream, err := net.Dial("tcp", target)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		client, buffered, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			upstream.Close()
+			return
+		}
+		mu.Lock()
+		conns = append(conns, client, upstream)
+		mu.Unlock()
+		io.WriteString(client, "HTTP/1.1 200 Connection established\r\n\r\n")
+		wg.Go(func() {
+			io.Copy(upstream, buffered)
+			upstream.Close()
+		})
+		wg.Go(func() {
+			io.Copy(client, upstream)
+			client.Close()
+		})
+	}))
+	t.Cleanup(func() {
+		srv.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return srv.URL, targets
 }

@@ -263,7 +263,7 @@ func buildOptions(ctx context.Context, cfg config, env func(string) string, logg
 	return opts, cleanup, nil
 }
 
-// agentPattern is what an agent id may look like in a URL path segment.
+// agentPattern is the form of an agent id accepted in a URL path segment.
 var agentPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // endpointURL returns the endpoint from --url, or from the agent and

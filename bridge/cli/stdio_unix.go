@@ -22,6 +22,7 @@ func pollable(s any) (any, func()) {
 	if err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		return s, func() {}
 	}
+
 	conn, err := f.SyscallConn()
 	if err != nil {
 		return s, func() {}
@@ -38,6 +39,7 @@ func pollable(s any) (any, func()) {
 	if dup < 0 {
 		return s, func() {}
 	}
+
 	// O_NONBLOCK belongs to the pipe's open file description, which the
 	// duplicate shares with the original descriptor.
 	if err := syscall.SetNonblock(dup, true); err != nil {

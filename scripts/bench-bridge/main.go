@@ -1,9 +1,9 @@
 // Command bench-bridge measures joai-bridge against a direct HTTP client on
-// loopback, side by side against the same in-process mock server: the time
-// from spawn to the initialize response, the latency the bridge adds to
-// each tools/call, the throughput with 16 requests in flight, an 8 MiB
-// round trip, and the bridge's peak resident memory. It prints a Markdown
-// report on stdout. Run it with scripts/bench-bridge.sh, which builds the
+// loopback, side by side against the same in-process mock server. It
+// measures the time from spawn to the initialize response, the latency the
+// bridge adds to each tools/call, the throughput with 16 requests in
+// flight, an 8 MiB round trip, and the bridge's peak resident memory. It
+// prints a Markdown report on stdout. Run it with scripts/bench-bridge.sh, which builds the
 // bridge first.
 //
 //	go run ./scripts/bench-bridge -bridge /tmp/joai-bridge

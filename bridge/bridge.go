@@ -66,6 +66,15 @@ const initializeTimeout = 30 * time.Second
 // bridge shuts down.
 const cancelTimeout = 300 * time.Millisecond
 
+// shutdownWriteTimeout bounds the writes to stdout at shutdown, and
+// shutdownWaitTimeout the wait for the bridge's goroutines after the
+// session ended. With the drain, the cancellations and the DELETE, the
+// bridge stops within 2 seconds of stdin closing.
+const (
+	shutdownWriteTimeout = 300 * time.Millisecond
+	shutdownWaitTimeout  = 500 * time.Millisecond
+)
+
 // notificationTimeout bounds each message the bridge sends upstream that
 // has no response of its own: notifications and responses to server requests.
 const notificationTimeout = 30 * time.Second
@@ -133,6 +142,7 @@ type Bridge struct {
 	// The fields below are set by Run. runCtx is the life of Run, kept here
 	// because the round tripper and the stream readers need it.
 	up      *transport.StreamableHTTP
+	stdout  io.Writer
 	out     *jsonrpc.Writer
 	runCtx  context.Context
 	stopRun context.CancelFunc
@@ -249,7 +259,10 @@ func New(opts *Options) (*Bridge, error) {
 // request gets a "shutting down" error and the service a
 // notifications/cancelled for it. If ctx ends while a read from stdin
 // blocks, Run returns without waiting for that read: the reading goroutine
-// ends when stdin returns from it.
+// ends when stdin returns from it. Writes to stdout at shutdown get a
+// 300 ms deadline when stdout has a SetWriteDeadline method, as an
+// *os.File pipe has; a stdout without one that stops accepting writes can
+// keep Run from returning.
 func (b *Bridge) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	if !b.ran.CompareAndSwap(false, true) {
 		return errors.New("bridge: Run called twice")
@@ -306,6 +319,7 @@ func (b *Bridge) readLoop(stdin io.Reader) error {
 // start creates the upstream transport and the goroutines that live as long
 // as Run.
 func (b *Bridge) start(ctx context.Context, stdout io.Writer) error {
+	b.stdout = stdout
 	b.out = jsonrpc.NewWriter(stdout)
 	b.runCtx, b.stopRun = context.WithCancel(context.WithoutCancel(ctx))
 	b.queue = make(chan outbound, 256)
@@ -358,6 +372,13 @@ func (b *Bridge) shutdown(drain bool) {
 	if drain {
 		b.waitInFlight(b.opts.DrainTimeout)
 	}
+
+	// A host that stopped reading would block the last writes for ever.
+	// Files served by the poller, such as the pipes joai-bridge uses, take
+	// a deadline; other writers cannot be interrupted.
+	if d, ok := b.stdout.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		d.SetWriteDeadline(time.Now().Add(shutdownWriteTimeout))
+	}
 	b.cancelAll()
 
 	// Close cancels every request mcp-go still has open, then sends the
@@ -375,8 +396,8 @@ func (b *Bridge) shutdown(drain bool) {
 	}()
 	select {
 	case <-done:
-	case <-time.After(time.Second):
-		b.log.Warn("some work did not stop within 1s of shutdown; exiting anyway")
+	case <-time.After(shutdownWaitTimeout):
+		b.log.Warn("some work did not stop in time at shutdown; exiting anyway", "waited", shutdownWaitTimeout)
 	}
 	if c, ok := b.base.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()

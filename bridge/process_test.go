@@ -405,3 +405,33 @@ func connectProxy(t testing.TB, target string) (string, <-chan string) {
 	})
 	return srv.URL, targets
 }
+
+func TestProcessExitsWhileStdoutBlocked(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("SIGTERM is a Unix signal")
+	}
+	t.Parallel()
+	srv := newMock(t, &mockserver.Options{Faults: []mockserver.Fault{{Method: "resources/list", Latency: 10 * time.Second}}})
+	env, args := mockArgs(srv)
+	p := startProcess(t, env, args...)
+
+	// A request still in flight at SIGTERM gets a shutdown error, which
+	// waits behind a write that cannot finish: the echoed reply below is four
+	// times what a pipe holds, and nothing reads it.
+	p.send(`{"jsonrpc":"2.0","id":1,"method":"resources/list"}`)
+	p.send(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"prompt_agent","arguments":{"message":"` + strings.Repeat("b", 256<<10) + `"}}}`)
+	time.Sleep(time.Second)
+
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	code, took := p.waitExit(start)
+	t.Logf("exited %v after SIGTERM with stdout blocked", took)
+	if code != 0 {
+		t.Errorf("exit status = %d, want 0", code)
+	}
+	if took > 5*time.Second {
+		t.Errorf("exited %v after SIGTERM, want about 2s at most", took)
+	}
+}

@@ -154,11 +154,17 @@ func TestEmbeddedMock(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("--mock wrote %d lines, want 2: %q", len(lines), stdout)
 	}
-	if gjson.Get(lines[0], "result.serverInfo.name").Str != "joai-mock" {
-		t.Errorf("initialize = %s, want the mock's", lines[0])
+	// The two requests run concurrently, so their responses come in either
+	// order.
+	byID := map[string]string{}
+	for _, line := range lines {
+		byID[gjson.Get(line, "id").Raw] = line
 	}
-	if !strings.Contains(gjson.Get(lines[1], "result.content.0.text").Str, "Ada") {
-		t.Errorf("prompt_agent = %s, want Ada's reply", lines[1])
+	if gjson.Get(byID["0"], "result.serverInfo.name").Str != "joai-mock" {
+		t.Errorf("initialize = %s, want the mock's", byID["0"])
+	}
+	if !strings.Contains(gjson.Get(byID["1"], "result.content.0.text").Str, "Ada") {
+		t.Errorf("prompt_agent = %s, want Ada's reply", byID["1"])
 	}
 }
 

@@ -27,10 +27,14 @@ go build -o "$work/joai-bridge" ./cmd/joai-bridge
 go build -o "$work/joai-mock" ./cmd/joai-mock
 
 # joai-mock prints one JSON line with its URL, agent and token once it listens.
-mkfifo "$work/info"
 "$work/joai-mock" --listen 127.0.0.1:0 --log-level warn "$@" >"$work/info" &
 mock_pid=$!
-read -r info <"$work/info"
+for _ in $(seq 100); do
+	if [ -s "$work/info" ]; then break; fi
+	if ! kill -0 "$mock_pid" 2>/dev/null; then echo "joai-mock exited before listening" >&2; exit 1; fi
+	sleep 0.1
+done
+read -r info <"$work/info" || { echo "joai-mock printed no address within 10s" >&2; exit 1; }
 field() { node -e 'console.log(JSON.parse(process.argv[1])[process.argv[2]])' "$info" "$1"; }
 url=$(field url)
 agent=$(field agent_uuid)

@@ -58,23 +58,23 @@ type subcommand struct {
 	run func(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) int
 }
 
-// defaultTokenSource, when set by another file of this package, supplies
-// the token when neither --token-file nor JOAI_API_TOKEN is given, for
-// example from the OS keychain. It returns nil and no error when it has
-// none.
-var defaultTokenSource func(env func(string) string) (bridge.TokenSource, error)
+// defaultTokenSource supplies the token when neither --token-file nor
+// JOAI_API_TOKEN is given: the OS keychain, then the fallback file
+// (tokensource.go). It returns nil and no error when it has none.
+var defaultTokenSource = storedTokenDefault
 
-// optionHook adds flags that change the bridge's options. Other files of
-// this package append to optionHooks from an init function.
-type optionHook struct {
-	// register defines the hook's flags.
-	register func(fs *flag.FlagSet)
-	// apply changes opts after the flags are parsed. The stop function it
-	// returns, if not nil, runs after the bridge stops.
-	apply func(ctx context.Context, opts *bridge.Options, logger *slog.Logger) (stop func(), err error)
-}
+// optionHook defines flags that change the bridge's options and returns
+// the function that applies their values after parsing. Main calls each
+// hook once per run, so runs in one process share no flag values.
+type optionHook func(fs *flag.FlagSet) optionApply
 
-var optionHooks []optionHook
+// optionApply changes opts after the flags are parsed. The stop function it
+// returns, if not nil, runs after the bridge stops.
+type optionApply func(ctx context.Context, opts *bridge.Options, logger *slog.Logger) (stop func(), err error)
+
+// optionHooks are the flags kept beside the features they configure:
+// --token-command in tokensource.go and --inspect in inspect.go.
+var optionHooks = []optionHook{tokenCommandHook, inspectHook}
 
 // config is the bridge's configuration from flags and the environment.
 type config struct {
@@ -92,6 +92,8 @@ type config struct {
 	maxConcurrent  int
 	mock           bool
 	showVersion    bool
+	// applies are the optionHooks' functions for this run.
+	applies []optionApply
 }
 
 // Main runs joai-bridge with args, which exclude the program name, and
@@ -251,8 +253,8 @@ func buildOptions(ctx context.Context, cfg config, env func(string) string, logg
 		opts.Token = tok
 	}
 
-	for _, h := range optionHooks {
-		stop, err := h.apply(ctx, opts, logger)
+	for _, apply := range cfg.applies {
+		stop, err := apply(ctx, opts, logger)
 		if err != nil {
 			return fail(err)
 		}
@@ -330,8 +332,8 @@ func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.maxConcurrent, "max-concurrent", bridge.DefaultMaxConcurrent, "at most `N` requests in flight to the service")
 	fs.BoolVar(&cfg.mock, "mock", false, "relay to an embedded mock JoAi server, to try the bridge without an account")
 	fs.BoolVar(&cfg.showVersion, "version", false, "print the version and exit")
-	for _, h := range optionHooks {
-		h.register(fs)
+	for _, hook := range optionHooks {
+		cfg.applies = append(cfg.applies, hook(fs))
 	}
 	return fs
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -225,14 +226,14 @@ func TestOptionHooks(t *testing.T) {
 	t.Cleanup(func() { optionHooks = saved })
 	var seen string
 	var stopped bool
-	optionHooks = append(optionHooks, optionHook{
-		register: func(fs *flag.FlagSet) { fs.StringVar(&seen, "test-hook", "", "a test flag") },
-		apply: func(ctx context.Context, opts *bridge.Options, _ *slog.Logger) (func(), error) {
+	optionHooks = append(slices.Clone(optionHooks), func(fs *flag.FlagSet) optionApply {
+		fs.StringVar(&seen, "test-hook", "", "a test flag")
+		return func(ctx context.Context, opts *bridge.Options, _ *slog.Logger) (func(), error) {
 			if opts.URL == "" {
 				t.Error("hook applied before the URL was set")
 			}
 			return func() { stopped = true }, nil
-		},
+		}
 	})
 	code, _, stderr := runMain(t, nil, "", "--mock", "--test-hook", "on")
 	if code != 0 {

@@ -5,45 +5,25 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/joai-ai/joai-mcp/bridge"
 	"github.com/joai-ai/joai-mcp/internal/inspector"
 )
 
-// The --inspect flag serves a live page of the bridge's traffic on a
-// loopback address. It is off by default, and the address must be on a
-// loopback interface because the page shows every message.
-func init() {
-	optionHooks = append(optionHooks, optionHook{register: registerInspect, apply: applyInspect})
+// inspectHook defines --inspect, which serves a live page of the bridge's
+// traffic. It is off by default, and the address must be on a loopback
+// interface because the page shows every message.
+func inspectHook(fs *flag.FlagSet) optionApply {
+	var addr string
+	fs.StringVar(&addr, "inspect", "", "serve a live traffic inspector page at http://`ADDR`/, a loopback host:port such as 127.0.0.1:8222 (port 0 picks one and logs it); off by default")
+	return func(ctx context.Context, opts *bridge.Options, logger *slog.Logger) (func(), error) {
+		return applyInspect(ctx, addr, opts, logger)
+	}
 }
 
-// inspectAddr is the value of --inspect, handed from the flag set to the
-// option hook. Like --token-command's value, it is shared by Main calls
-// running at once in one process.
-var inspectAddr struct {
-	mu    sync.Mutex
-	value string
-}
-
-func registerInspect(fs *flag.FlagSet) {
-	inspectAddr.mu.Lock()
-	inspectAddr.value = ""
-	inspectAddr.mu.Unlock()
-	fs.Func("inspect", "serve a live traffic inspector page at http://`ADDR`/, a loopback host:port such as 127.0.0.1:8222 (port 0 picks one and logs it); off by default", func(v string) error {
-		inspectAddr.mu.Lock()
-		defer inspectAddr.mu.Unlock()
-		inspectAddr.value = v
-		return nil
-	})
-}
-
-// applyInspect starts the inspector server when --inspect is set and adds
+// applyInspect starts the inspector server on addr when --inspect is set and adds
 // its hub to the bridge's sink. The stop function closes the server.
-func applyInspect(ctx context.Context, opts *bridge.Options, logger *slog.Logger) (func(), error) {
-	inspectAddr.mu.Lock()
-	addr := inspectAddr.value
-	inspectAddr.mu.Unlock()
+func applyInspect(ctx context.Context, addr string, opts *bridge.Options, logger *slog.Logger) (func(), error) {
 	if addr == "" {
 		return nil, nil
 	}

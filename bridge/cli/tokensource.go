@@ -8,25 +8,20 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 
 	"github.com/joai-ai/joai-mcp/bridge"
 	"github.com/joai-ai/joai-mcp/bridge/credentials"
 )
 
-// In bridge mode, the root's tokenSource picks --token-file, then
-// JOAI_API_TOKEN, then defaultTokenSource. This file supplies that default
-// (the keychain, then the fallback file) and adds --token-command. The
-// account of a stored token is the endpoint URL, which is only known once
+// storedTokenDefault returns the last source the root's tokenSource tries,
+// after --token-file and JOAI_API_TOKEN: the keychain, then the fallback
+// file. This file also adds --token-command. The account of a stored token is the endpoint URL, which is only known once
 // the root has built the options, so the default is a placeholder that the
 // option hook below replaces. Every source ends up inside a
 // credentials.Chain, so the bridge's tokens pass credentials.Check and its
 // reload after a 401 reads the same source again.
-func init() {
-	defaultTokenSource = func(env func(string) string) (bridge.TokenSource, error) {
-		return &storedToken{env: env}, nil
-	}
-	optionHooks = append(optionHooks, optionHook{register: registerTokenCommand, apply: applyTokenChain})
+func storedTokenDefault(env func(string) string) (bridge.TokenSource, error) {
+	return &storedToken{env: env}, nil
 }
 
 // storedToken stands for the keychain and fallback file until the option
@@ -41,35 +36,19 @@ func (s *storedToken) Token(context.Context) (string, error)  { return "", errSt
 func (s *storedToken) Reload(context.Context) (string, error) { return "", errStoredTokenUnset }
 func (s *storedToken) Describe() string                       { return "the keychain, then the fallback token file" }
 
-// tokenCommand is the value of the bridge's --token-command flag, handed
-// from the flag set to the option hook.
-//
-// NOTE: the root gives option hooks no per-run state, so two Main calls
-// running at once in one process share this value; the last parse wins.
-var tokenCommand struct {
-	mu    sync.Mutex
-	value string
-}
-
-func registerTokenCommand(fs *flag.FlagSet) {
-	tokenCommand.mu.Lock()
-	tokenCommand.value = ""
-	tokenCommand.mu.Unlock()
-	fs.Func("token-command", "run `COMMAND` (by /bin/sh, or cmd.exe on Windows) and use the token it prints, for secrets managers; run again after a 401", func(v string) error {
-		tokenCommand.mu.Lock()
-		defer tokenCommand.mu.Unlock()
-		tokenCommand.value = v
-		return nil
-	})
+// tokenCommandHook defines --token-command and puts the token source into
+// a chain once the flags are parsed.
+func tokenCommandHook(fs *flag.FlagSet) optionApply {
+	var command string
+	fs.StringVar(&command, "token-command", "", "run `COMMAND` (by /bin/sh, or cmd.exe on Windows) and use the token it prints, for secrets managers; run again after a 401")
+	return func(ctx context.Context, opts *bridge.Options, logger *slog.Logger) (func(), error) {
+		return applyTokenChain(ctx, command, opts, logger)
+	}
 }
 
 // applyTokenChain puts the token source the root chose into a chain, with
 // --token-command first and the stored token resolved for the endpoint.
-func applyTokenChain(ctx context.Context, opts *bridge.Options, logger *slog.Logger) (func(), error) {
-	tokenCommand.mu.Lock()
-	command := tokenCommand.value
-	tokenCommand.mu.Unlock()
-
+func applyTokenChain(ctx context.Context, command string, opts *bridge.Options, logger *slog.Logger) (func(), error) {
 	src := opts.Token
 	if command != "" {
 		if _, ok := src.(bridge.FileToken); ok {

@@ -204,8 +204,8 @@ func TestEventsPublished(t *testing.T) {
 	if !json.Valid(ev.Request) || !json.Valid(ev.Response) || ev.Size == 0 {
 		t.Errorf("event request %s, response %s, size %d; want both JSON", ev.Request, ev.Response, ev.Size)
 	}
-	if rl := ev.RateLimit; rl == nil || rl.Limit != 110 || rl.Remaining != 109 || rl.MaxInFlight != 16 {
-		t.Errorf("event rate limit = %+v, want limit 110, remaining 109, max in flight 16", rl)
+	if rl := ev.RateLimit; rl == nil || rl.Limit != 11 || rl.Remaining != 10 || rl.MaxInFlight != 16 {
+		t.Errorf("event rate limit = %+v, want limit 11 (burst 10 plus one), remaining 10, max in flight 16", rl)
 	}
 	if unauth := events[1]; unauth.HTTPStatus != 401 || unauth.RateLimit != nil || unauth.Token != "" {
 		t.Errorf("401 event = %+v, want status 401 and no token or rate limit", unauth)

@@ -164,12 +164,15 @@ func (b *bucket) state(now int64, base time.Time) *inspector.RateState {
 	if b.interval == 0 {
 		return rs
 	}
-	tat := b.tat.Load()
-	rs.Limit = b.limit
-	used := int((max(tat-now, 0) + b.interval - 1) / b.interval)
-	rs.Remaining = max(b.limit-used, 0)
-	if next := tat - b.tolerance; next > now {
-		rs.NextAllowed = base.Add(time.Duration(next))
+	// The bucket admits a request while its arrival time is at most
+	// tolerance ahead of now, so the requests that may go back to back now
+	// are those that fit in what is left of the tolerance.
+	ahead := max(b.tat.Load()-now, 0)
+	rs.Limit = int(b.tolerance/b.interval) + 1
+	if ahead <= b.tolerance {
+		rs.Remaining = int((b.tolerance-ahead)/b.interval) + 1
+	} else {
+		rs.NextAllowed = base.Add(time.Duration(now + ahead - b.tolerance))
 	}
 	return rs
 }

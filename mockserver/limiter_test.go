@@ -75,18 +75,30 @@ func TestBucketState(t *testing.T) {
 	b := newBucket(Limits{RequestsPerMinute: 10, Burst: 2, Concurrent: 3, Window: time.Second})
 	base := time.Now()
 	st := b.state(1, base)
-	if st.Limit != 12 || st.Remaining != 12 || st.MaxInFlight != 3 || !st.NextAllowed.IsZero() {
-		t.Errorf("fresh state = %+v, want limit 12, remaining 12, max in flight 3, no wait", st)
+	if st.Limit != 3 || st.Remaining != 3 || st.MaxInFlight != 3 || !st.NextAllowed.IsZero() {
+		t.Errorf("fresh state = %+v, want limit 3 (burst 2 plus one), remaining 3, max in flight 3, no wait", st)
 	}
-	for range 3 {
+	b.take(1)
+	if st = b.state(1, base); st.Remaining != 2 || !st.NextAllowed.IsZero() {
+		t.Errorf("state after 1 = %+v, want remaining 2 and no wait", st)
+	}
+	for range 2 {
 		b.take(1)
 	}
 	st = b.state(1, base)
-	if st.Remaining != 9 {
-		t.Errorf("remaining after 3 = %d, want 9", st.Remaining)
+	if st.Remaining != 0 {
+		t.Errorf("remaining after 3 = %d, want 0", st.Remaining)
+	}
+	if _, ok := b.take(1); ok {
+		t.Error("take after the burst was admitted, want it limited while remaining is 0")
 	}
 	if want := base.Add(time.Duration(1 + int64(time.Second/10))); !st.NextAllowed.Equal(want) {
 		t.Errorf("next allowed = %v, want %v", st.NextAllowed, want)
+	}
+	// One interval later exactly one request is allowed again.
+	later := 1 + int64(time.Second/10)
+	if st = b.state(later, base); st.Remaining != 1 || !st.NextAllowed.IsZero() {
+		t.Errorf("state one interval later = %+v, want remaining 1 and no wait", st)
 	}
 }
 

@@ -49,9 +49,11 @@ type Event struct {
 
 // RateState is a token's rate-limit state at one moment.
 type RateState struct {
-	// Remaining is how many requests are left in the current window.
+	// Remaining is how many requests the token may send back to back now;
+	// 0 while it is limited.
 	Remaining int `json:"remaining"`
-	// Limit is the window's allowance, burst included.
+	// Limit is the most requests the token may send back to back: its
+	// burst allowance plus one, or 0 when it has no rate limit.
 	Limit int `json:"limit"`
 	// InFlight is how many of the token's requests are being served.
 	InFlight int `json:"inFlight"`

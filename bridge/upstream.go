@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,8 +84,17 @@ type attempt struct {
 
 type attemptKey struct{}
 
+// withAttempt returns ctx carrying a, for the round tripper, and a trace
+// hook that sets a.wroteHeaders once net/http has written the request's
+// headers: from then on the request may have reached the service. A hook
+// instead of a wrapper around the body keeps the body a *bytes.Reader, and
+// net/http writes such a body, when it is small, in the same system call as
+// the headers. Before any other kind of body it flushes the headers alone.
 func withAttempt(ctx context.Context, a *attempt) context.Context {
-	return context.WithValue(ctx, attemptKey{}, a)
+	ctx = context.WithValue(ctx, attemptKey{}, a)
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteHeaders: func() { a.wroteHeaders.Store(true) },
+	})
 }
 
 // newAttempt returns an attempt that sends msg, whose header is h, with a
@@ -362,46 +372,19 @@ func setBody(r *http.Request, a *attempt) {
 	}
 	r.ContentLength = size
 	r.GetBody = func() (io.ReadCloser, error) {
-		var body io.Reader
 		if len(parts) == 1 {
 			// A bytes.Reader writes itself out at once, where a
 			// MultiReader allocates a 32 KiB copy buffer each time.
-			body = bytes.NewReader(parts[0])
-		} else {
-			readers := make([]io.Reader, len(parts))
-			for i, p := range parts {
-				readers[i] = bytes.NewReader(p)
-			}
-			body = io.MultiReader(readers...)
+			return io.NopCloser(bytes.NewReader(parts[0])), nil
 		}
-		return &sentBody{r: body, sent: &a.wroteHeaders}, nil
+		readers := make([]io.Reader, len(parts))
+		for i, p := range parts {
+			readers[i] = bytes.NewReader(p)
+		}
+		return io.NopCloser(io.MultiReader(readers...)), nil
 	}
 	r.Body, _ = r.GetBody()
 }
-
-// sentBody is a request body that records when net/http starts reading
-// it, which it does after writing the headers: from then on the request may
-// have reached the service.
-type sentBody struct {
-	r    io.Reader
-	sent *atomic.Bool
-}
-
-func (s *sentBody) Read(p []byte) (int, error) {
-	s.sent.Store(true)
-	return s.r.Read(p)
-}
-
-// WriteTo keeps the inner reader's single write.
-func (s *sentBody) WriteTo(w io.Writer) (int64, error) {
-	s.sent.Store(true)
-	if wt, ok := s.r.(io.WriterTo); ok {
-		return wt.WriteTo(w)
-	}
-	return io.Copy(w, struct{ io.Reader }{s.r})
-}
-
-func (s *sentBody) Close() error { return nil }
 
 func closeBody(r *http.Request) {
 	if r.Body != nil {

@@ -162,15 +162,24 @@ func (a *attempt) hasResponse() bool {
 
 // standIn returns the small response that mcp-go decodes in place of the
 // real one, which the bridge keeps. mcp-go only looks at whether it is an
-// error, to decide whether a new session started.
+// error, to decide whether a new session started, and never compares its
+// id with the request's. The callers only read the returned slice.
 func (a *attempt) standIn() []byte {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.response != nil && !a.respHeader.IsError {
-		return fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%d,"result":{}}`, a.upID)
+		return standInResult
 	}
-	return fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%d,"error":{"code":-32603,"message":"replaced by the bridge"}}`, a.upID)
+	return standInError
 }
+
+// The stand-ins have a string id because mcp-go v1.2.1's RequestId decoder
+// tries a string first, and for a number it builds and discards an
+// UnmarshalTypeError before it tries a float.
+var (
+	standInResult = []byte(`{"jsonrpc":"2.0","id":"bridge","result":{}}`)
+	standInError  = []byte(`{"jsonrpc":"2.0","id":"bridge","error":{"code":-32603,"message":"replaced by the bridge"}}`)
+)
 
 // matchesUpID reports whether the raw response id is the upstream id sent.
 func matchesUpID(raw []byte, id int64) bool {

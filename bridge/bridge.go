@@ -353,12 +353,14 @@ func (b *Bridge) start(ctx context.Context, stdout io.Writer) error {
 
 // authHeader returns the Authorization header for mcp-go to send. When the
 // token cannot be read it returns none, and the round tripper reports why.
+// The map is shared by all requests, which is safe because mcp-go v1.2.1
+// only reads it.
 func (b *Bridge) authHeader(ctx context.Context) map[string]string {
-	tok, err := b.token.get(ctx)
+	h, err := b.token.authHeader(ctx)
 	if err != nil {
 		return nil
 	}
-	return map[string]string{"Authorization": "Bearer " + tok}
+	return h
 }
 
 // shutdown answers and cancels what is in flight, ends the session and

@@ -335,9 +335,15 @@ const latestVersion = "2025-11-25"
 // writeHost writes one message to the host, with every known token
 // redacted. A failed write is remembered by the writer and ends Run.
 func (b *Bridge) writeHost(parts ...[]byte) {
-	secrets := b.token.seen()
-	for i, p := range parts {
-		parts[i] = redact.Bytes(p, secrets...)
+	// Scanning for the byte forms that the token cache keeps saves
+	// converting each token for each part, and redact.Bytes runs only on a
+	// match.
+	for _, secret := range b.token.seenBytes() {
+		for i, p := range parts {
+			if bytes.Contains(p, secret) {
+				parts[i] = redact.Bytes(p, string(secret))
+			}
+		}
 	}
 	err := b.out.Write(parts...)
 	switch {

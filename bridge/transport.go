@@ -129,10 +129,15 @@ func IsLoopback(host string) bool {
 // asked once, and remembers every token it saw, for redaction.
 type tokenCache struct {
 	source TokenSource
-	// mu guards token and all.
+	// mu guards the fields below.
 	mu    sync.Mutex
 	token string
-	all   []string
+	// header is the Authorization header of token for mcp-go.
+	header map[string]string
+	// all is every token seen that is long enough to redact, and allBytes
+	// the same tokens as byte slices.
+	all      []string
+	allBytes [][]byte
 }
 
 // get returns the cached token, reading it from the source the first time.
@@ -148,6 +153,18 @@ func (t *tokenCache) get(ctx context.Context) (string, error) {
 	}
 	t.setLocked(tok)
 	return tok, nil
+}
+
+// authHeader returns the Authorization header of the cached token, reading
+// the token from the source the first time. Every call returns the same
+// map until the token changes, so callers must not modify it.
+func (t *tokenCache) authHeader(ctx context.Context) (map[string]string, error) {
+	if _, err := t.get(ctx); err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.header, nil
 }
 
 // reload reads the token from the source again after used was rejected, and reports whether
@@ -173,6 +190,7 @@ func (t *tokenCache) reload(ctx context.Context, used string, log *slog.Logger) 
 
 func (t *tokenCache) setLocked(tok string) {
 	t.token = tok
+	t.header = map[string]string{"Authorization": "Bearer " + tok}
 	if len(tok) < minRedactedLength {
 		return
 	}
@@ -182,6 +200,7 @@ func (t *tokenCache) setLocked(tok string) {
 		}
 	}
 	t.all = append(t.all, tok)
+	t.allBytes = append(t.allBytes, []byte(tok))
 }
 
 // minRedactedLength is the shortest token that is redacted from messages.
@@ -197,6 +216,14 @@ func (t *tokenCache) seen() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.all
+}
+
+// seenBytes returns the tokens of seen as byte slices, which callers must
+// not modify.
+func (t *tokenCache) seenBytes() [][]byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.allBytes
 }
 
 // redacted returns the current token in its redacted form, or "".

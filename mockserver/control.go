@@ -3,9 +3,14 @@ package mockserver
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/joai-ai/joai-mcp/internal/inspector"
 )
 
 // The control API, for tests and scripts that drive the server from
@@ -78,15 +83,50 @@ func (s *Server) HandleControl(pattern string, h http.Handler) {
 	s.control.Handle(pattern, h)
 }
 
+// loopbackOnly guards the control API against other hosts and web pages.
+// It rejects with 403 a client that is not on a loopback address, and a
+// Host header that is not a loopback address or localhost. The Host check
+// defeats DNS rebinding, because browsers send no Origin on some requests.
+// It also rejects with 403 an Origin that is not a loopback page. It
+// rejects with 415 a request with a body or a Content-Type other than
+// application/json, because a cross-site form or text/plain POST needs no
+// preflight.
 func loopbackOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-			controlError(w, http.StatusForbidden, "forbidden", "The control API accepts loopback clients only")
+		if err := checkControlRequest(r); err != nil {
+			status, code := http.StatusForbidden, "forbidden"
+			if errors.Is(err, errControlMediaType) {
+				status, code = http.StatusUnsupportedMediaType, "unsupported_media_type"
+			}
+			controlError(w, status, code, err.Error())
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+var errControlMediaType = errors.New("The control API accepts Content-Type application/json only")
+
+// checkControlRequest returns why r may not use the control API, or nil.
+func checkControlRequest(r *http.Request) error {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return errors.New("The control API accepts loopback clients only")
+	}
+	if !inspector.IsLoopbackHost(r.Host) {
+		return fmt.Errorf("The control API accepts a loopback Host only, not %q; use 127.0.0.1, [::1] or localhost in the URL", r.Host)
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && !isLoopbackOrigin(origin) {
+		return fmt.Errorf("The control API accepts requests from loopback pages only, not from origin %q", origin)
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct == "" && r.ContentLength == 0 {
+		return nil
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return fmt.Errorf("%w, not %q; send the body with Content-Type: application/json", errControlMediaType, ct)
+	}
+	return nil
 }
 
 // decodeControl decodes a control request body strictly, so that a

@@ -2,6 +2,7 @@ package mockserver
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -209,5 +210,56 @@ func TestEventsPublished(t *testing.T) {
 	}
 	if unauth := events[1]; unauth.HTTPStatus != 401 || unauth.RateLimit != nil || unauth.Token != "" {
 		t.Errorf("401 event = %+v, want status 401 and no token or rate limit", unauth)
+	}
+}
+
+func TestControlRejectsCrossSiteRequests(t *testing.T) {
+	s := startServer(t, nil)
+	tests := []struct {
+		name, method, path, host, origin, contentType, body string
+		want                                                int
+	}{
+		{"faults-from-evil-page", "POST", "/_mock/faults", "evil.example", "https://evil.example", "text/plain", `{"status":503}`, 403},
+		{"reset-from-evil-page", "POST", "/_mock/reset", "evil.example", "https://evil.example", "text/plain", "", 403},
+		{"info-rebound-host", "GET", "/_mock/info", "attacker.example", "", "", "", 403},
+		{"info-loopback-host-evil-origin", "GET", "/_mock/info", "", "https://evil.example", "", "", 403},
+		{"info-null-origin", "GET", "/_mock/info", "", "null", "", "", 403},
+		{"faults-text-plain", "POST", "/_mock/faults", "", "", "text/plain", `{"status":503}`, 415},
+		{"faults-form", "POST", "/_mock/faults", "", "", "application/x-www-form-urlencoded", `{"status":503}`, 415},
+		{"reset-empty-form", "POST", "/_mock/reset", "", "", "application/x-www-form-urlencoded", "", 415},
+		{"faults-no-content-type", "POST", "/_mock/faults", "", "", "", `{"status":503}`, 415},
+		{"info-localhost", "GET", "/_mock/info", "localhost:1", "", "", "", 200},
+		{"info-loopback-origin", "GET", "/_mock/info", "", "http://127.0.0.1:9", "", "", 200},
+		{"reset-no-body", "POST", "/_mock/reset", "", "", "", "", 200},
+		{"faults-json", "POST", "/_mock/faults", "", "http://localhost:8787", "application/json; charset=utf-8", `{"status":503,"count":1}`, 201},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), tt.method, s.URL+tt.path, strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.host != "" {
+				req.Host = tt.host
+			}
+			if tt.origin != "" {
+				req.Header.Set("Origin", tt.origin)
+			}
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.want {
+				t.Errorf("status = %d %s, want %d", resp.StatusCode, b, tt.want)
+			}
+		})
+	}
+	if faults := s.Faults(); len(faults) != 1 {
+		t.Errorf("installed faults = %+v, want only the one from the loopback JSON request", faults)
 	}
 }

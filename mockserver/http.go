@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -279,7 +278,7 @@ func (ex *exchange) checkOrigin() bool {
 	if origin == "" {
 		return true
 	}
-	if u, err := url.Parse(origin); err == nil && isLoopbackHost(u.Hostname()) {
+	if isLoopbackOrigin(origin) {
 		return true
 	}
 	ex.note = "origin rejected: " + origin
@@ -287,13 +286,11 @@ func (ex *exchange) checkOrigin() bool {
 	return false
 }
 
-// isLoopbackHost reports whether host is "localhost" or a loopback IP.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+// isLoopbackOrigin reports whether origin, an Origin header value, names a
+// page served from localhost or a loopback IP address.
+func isLoopbackOrigin(origin string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && inspector.IsLoopbackHost(u.Hostname())
 }
 
 // authenticate checks the Bearer token and the token's limits.

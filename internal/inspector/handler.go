@@ -84,7 +84,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.StatusMethodNotAllowed)
 		return
 	}
-	if !isLoopbackHost(r.Host) {
+	if !IsLoopbackHost(r.Host) {
 		http.Error(w, fmt.Sprintf("inspector: host %q is not a loopback address; open the page through 127.0.0.1, [::1] or localhost", r.Host),
 			http.StatusForbidden)
 		return
@@ -102,9 +102,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(pageHTML)
 }
 
-// isLoopbackHost reports whether hostport, a Host header, names a loopback
-// IP address or localhost.
-func isLoopbackHost(hostport string) bool {
+// IsLoopbackHost reports whether hostport, a Host header or a bare host
+// with or without brackets, names a loopback IP address or localhost. The
+// mock server's control API shares this check.
+func IsLoopbackHost(hostport string) bool {
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h

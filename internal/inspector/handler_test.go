@@ -81,12 +81,12 @@ func TestHandlerRejectsNonLoopbackHost(t *testing.T) {
 func TestIsLoopbackHost(t *testing.T) {
 	tests := map[string]bool{
 		"127.0.0.1:8080": true, "127.0.0.1": true, "[::1]:80": true, "localhost:1": true,
-		"LOCALHOST": true, "127.9.9.9:1": true, "[::1]": true,
+		"LOCALHOST": true, "127.9.9.9:1": true, "[::1]": true, "::1": true,
 		"": false, "0.0.0.0:80": false, "example.com": false, "10.0.0.1:80": false, "[::]:80": false,
 	}
 	for host, want := range tests {
-		if got := isLoopbackHost(host); got != want {
-			t.Errorf("isLoopbackHost(%q) = %v, want %v", host, got, want)
+		if got := IsLoopbackHost(host); got != want {
+			t.Errorf("IsLoopbackHost(%q) = %v, want %v", host, got, want)
 		}
 	}
 }

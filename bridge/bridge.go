@@ -164,13 +164,18 @@ type Bridge struct {
 	listenOff    atomic.Bool
 	listener     listenerBackoff
 
-	// mu guards calls, serverReqs, serverByUp, initMsg and initializedMsg.
+	// mu guards calls, serverReqs, serverByUp, initMsg, initializedMsg,
+	// initPending and held.
 	mu             sync.Mutex
 	calls          map[string]*call
 	serverReqs     map[int64]*serverRequest
 	serverByUp     map[string]int64
 	initMsg        []byte
 	initializedMsg []byte
+	// initPending is set while the host's initialize is in flight, and held
+	// keeps, in the host's order, what arrived meanwhile.
+	initPending bool
+	held        []heldMessage
 }
 
 // New checks opts and returns a Bridge. It does not contact the service.

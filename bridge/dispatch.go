@@ -30,6 +30,9 @@ type call struct {
 	answered atomic.Bool
 	// cancelled reports that the host cancelled the request.
 	cancelled atomic.Bool
+	// heldBack reports that the requests and notifications that arrive
+	// while this initialize is in flight wait for its answer.
+	heldBack bool
 
 	// mu guards current.
 	mu      sync.Mutex
@@ -140,12 +143,58 @@ func (b *Bridge) handleRequest(msg []byte, h jsonrpc.Header) {
 		return
 	}
 	b.calls[c.key] = c
+	b.inFlight.Add(1)
+	if b.initPending {
+		// The session id and protocol version are known only once
+		// initialize is answered.
+		b.held = append(b.held, heldMessage{call: c})
+		b.mu.Unlock()
+		return
+	}
 	if h.Method == "initialize" {
 		b.initMsg = msg
+		c.heldBack = true
+		b.initPending = true
 	}
-	b.inFlight.Add(1)
 	b.mu.Unlock()
 	b.dispatch(c)
+}
+
+// heldMessage is a request, or a notification, that the host sent while
+// its initialize was in flight.
+type heldMessage struct {
+	call *call
+	msg  []byte
+	hdr  jsonrpc.Header
+}
+
+// releaseHeld sends, in the host's order, what arrived while initialize was
+// in flight. A notification is sent before the requests that follow it. A
+// request that was answered meanwhile, by a cancellation or by shutdown,
+// is only finished.
+func (b *Bridge) releaseHeld() {
+	for {
+		b.mu.Lock()
+		held := b.held
+		b.held = nil
+		if len(held) == 0 {
+			b.initPending = false
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+		for _, m := range held {
+			switch {
+			case m.call == nil:
+				b.forwardNotification(m.msg, m.hdr, true)
+			case m.call.answered.Load():
+				b.finish(m.call)
+				b.inFlight.Done()
+			default:
+				b.dispatch(m.call)
+			}
+		}
+	}
 }
 
 // workerIdleTimeout is how long a worker waits for another request before
@@ -188,7 +237,22 @@ func (b *Bridge) handleNotification(msg []byte, h jsonrpc.Header) {
 	case "notifications/cancelled":
 		b.cancelFromHost(msg)
 		return
-	case "notifications/initialized":
+	}
+	b.mu.Lock()
+	if b.initPending {
+		b.held = append(b.held, heldMessage{msg: msg, hdr: h})
+		b.mu.Unlock()
+		return
+	}
+	b.mu.Unlock()
+	b.forwardNotification(msg, h, false)
+}
+
+// forwardNotification queues a host notification for the service. With
+// wait set it returns only once the notification was sent, so that the
+// requests released after it follow it.
+func (b *Bridge) forwardNotification(msg []byte, h jsonrpc.Header, wait bool) {
+	if h.Method == "notifications/initialized" {
 		b.mu.Lock()
 		b.initializedMsg = msg
 		b.mu.Unlock()
@@ -198,7 +262,17 @@ func (b *Bridge) handleNotification(msg []byte, h jsonrpc.Header) {
 			return
 		}
 	}
-	b.enqueue(outbound{parts: [][]byte{msg}, method: h.Method})
+	o := outbound{parts: [][]byte{msg}, method: h.Method}
+	if wait {
+		o.sent = make(chan struct{})
+	}
+	b.enqueue(o)
+	if wait {
+		select {
+		case <-o.sent:
+		case <-b.runCtx.Done():
+		}
+	}
 }
 
 // cancelFromHost stops waiting for the request a host cancellation names,

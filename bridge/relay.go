@@ -35,6 +35,9 @@ type relayResult struct {
 // serve relays c and writes its one response, unless the host cancelled it
 // or shutdown responded first.
 func (b *Bridge) serve(c *call) {
+	if c.heldBack {
+		defer b.releaseHeld()
+	}
 	defer b.finish(c)
 	res, cerr := b.forward(c)
 	if !c.answered.CompareAndSwap(false, true) {
@@ -258,6 +261,8 @@ func (b *Bridge) sendNotification(ctx context.Context, parts [][]byte, method st
 type outbound struct {
 	parts  [][]byte
 	method string
+	// sent, when not nil, is closed once the message was sent or failed.
+	sent chan struct{}
 }
 
 // enqueue queues o for sendLoop, which keeps the host's order.
@@ -276,6 +281,9 @@ func (b *Bridge) sendLoop() {
 			ctx, cancel := context.WithTimeout(b.runCtx, notificationTimeout)
 			err := b.sendNotification(ctx, o.parts, o.method)
 			cancel()
+			if o.sent != nil {
+				close(o.sent)
+			}
 			if err != nil && b.runCtx.Err() == nil {
 				b.log.Warn("sending a message upstream failed", "method", o.method, "err", redact.String(err.Error(), b.token.seen()...))
 			}

@@ -16,7 +16,7 @@ func (s *Server) withAgent(next func(*exchange)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ex := exchangeOf(w)
 		a := s.state.agent(r.PathValue("uuid"))
-		if a == nil || ex.tok.agentUUID != a.UUID {
+		if a == nil || !strings.EqualFold(ex.tok.agentUUID, a.UUID) {
 			ex.note = "agent not accessible to the token"
 			ex.writeBody(http.StatusNotFound, bodyAgentNotFound, nil)
 			return
@@ -179,7 +179,7 @@ func (s *Server) serveAgentGET(ex *exchange) {
 			ex.note = "GET stream disabled"
 			ex.writeBody(http.StatusMethodNotAllowed,
 				`{"error":"method_not_allowed","error_description":"This endpoint offers no GET stream"}`,
-				http.Header{"Allow": {"POST, DELETE"}})
+				http.Header{"Allow": {s.agentMethods(false)}})
 			return
 		}
 		if s.opts.Sessions && !ex.checkSession() {
@@ -212,13 +212,26 @@ func acceptsOnlyEventStream(h http.Header) bool {
 	return strings.Contains(accept, "text/event-stream") && !strings.Contains(accept, "application/json")
 }
 
+// agentMethods returns the Allow header of the agent endpoint: GET when
+// withGET is set, POST, and DELETE when the server keeps sessions.
+func (s *Server) agentMethods(withGET bool) string {
+	methods := "POST"
+	if withGET {
+		methods = "GET, " + methods
+	}
+	if s.opts.Sessions {
+		methods += ", DELETE"
+	}
+	return methods
+}
+
 // serveAgentDELETE ends a session (MCP 2025-06-18, Transports, "Session
 // Management"); without sessions there is nothing to end, hence 405.
 func (s *Server) serveAgentDELETE(ex *exchange) {
 	if !s.opts.Sessions {
 		ex.writeBody(http.StatusMethodNotAllowed,
 			`{"error":"method_not_allowed","error_description":"This endpoint has no sessions to end"}`,
-			http.Header{"Allow": {"GET, POST"}})
+			http.Header{"Allow": {s.agentMethods(true)}})
 		return
 	}
 	if !ex.checkSession() {

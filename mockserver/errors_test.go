@@ -239,7 +239,7 @@ func TestUnknownEndpointsAndMethods(t *testing.T) {
 		status             int
 		allow              string
 	}{
-		{"put-agent", "PUT", "/mcp/agents/" + in.AgentUUID, 405, "GET, POST, DELETE"},
+		{"put-agent", "PUT", "/mcp/agents/" + in.AgentUUID, 405, "GET, POST"},
 		{"get-mcp", "GET", "/mcp", 405, "POST"},
 		{"post-agents", "POST", "/api/agents", 405, "GET"},
 		{"unknown-path", "GET", "/nowhere", 404, ""},
@@ -255,5 +255,52 @@ func TestUnknownEndpointsAndMethods(t *testing.T) {
 				t.Errorf("Content-Type = %q, want application/json", got.header.Get("Content-Type"))
 			}
 		})
+	}
+}
+
+func TestAgentAllowMatchesOptions(t *testing.T) {
+	tests := []struct {
+		name   string
+		opts   Options
+		method string
+		accept string
+		allow  string
+	}{
+		{"put-without-sessions", Options{}, "PUT", "", "GET, POST"},
+		{"delete-without-sessions", Options{}, "DELETE", "", "GET, POST"},
+		{"put-with-sessions", Options{Sessions: true}, "PUT", "", "GET, POST, DELETE"},
+		{"stream-disabled", Options{NoGETStream: true}, "GET", "text/event-stream", "POST"},
+		{"stream-disabled-with-sessions", Options{NoGETStream: true, Sessions: true}, "GET", "text/event-stream", "POST, DELETE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startServer(t, &tt.opts)
+			in := s.Info()
+			got := do(t, tt.method, s.AgentURL(in.AgentUUID), in.Token, "", "Accept", tt.accept)
+			if got.status != 405 {
+				t.Errorf("%s status = %d, want 405", tt.method, got.status)
+			}
+			if a := got.header.Get("Allow"); a != tt.allow {
+				t.Errorf("%s Allow = %q, want %q", tt.method, a, tt.allow)
+			}
+		})
+	}
+}
+
+func TestAgentUUIDAnyCase(t *testing.T) {
+	s := startServer(t, nil)
+	in := s.Info()
+	for _, uuid := range []string{strings.ToUpper(in.AgentUUID), in.AgentUUID} {
+		got := do(t, "POST", s.URL+"/mcp/agents/"+uuid, in.Token, `{"jsonrpc":"2.0","id":1,"method":"ping"}`)
+		if got.status != 200 {
+			t.Errorf("ping at agent %s = %d %s, want 200", uuid, got.status, got.body)
+		}
+	}
+	if in.OtherAgentUUID == "" {
+		t.Fatal("the default seed has no agent of another team")
+	}
+	got := do(t, "POST", s.URL+"/mcp/agents/"+strings.ToUpper(in.OtherAgentUUID), in.Token, `{"jsonrpc":"2.0","id":1,"method":"ping"}`)
+	if got.status != 404 {
+		t.Errorf("ping at the other team's agent in upper case = %d, want 404", got.status)
 	}
 }

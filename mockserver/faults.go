@@ -3,6 +3,7 @@ package mockserver
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -123,8 +124,19 @@ func (f Fault) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON decodes the form [Fault.MarshalJSON] writes. Unknown
 // fields are an error, so that a misspelt one is not silently ignored.
 func (f *Fault) UnmarshalJSON(data []byte) error {
+	if trimmed := bytes.TrimSpace(data); len(trimmed) == 0 || trimmed[0] != '{' {
+		return fmt.Errorf("a fault is a JSON object such as %s, not %s", faultExample, describeJSON(trimmed))
+	}
 	var j faultJSON
 	if err := decodeStrict(data, &j); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return fmt.Errorf("fault field %s must be %s, not a JSON %s", strings.TrimPrefix(typeErr.Field, "faultFields."), jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+		}
+		// encoding/json has no error type for an unknown field.
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return fmt.Errorf("unknown fault field %s: the fields are %s", name, faultFieldNames)
+		}
 		return err
 	}
 	out := Fault(j.faultFields)
@@ -137,6 +149,31 @@ func (f *Fault) UnmarshalJSON(data []byte) error {
 	}
 	*f = out
 	return nil
+}
+
+// faultExample is a fault in JSON, for error messages.
+const faultExample = `{"method":"tools/call","status":503,"count":1}`
+
+// faultFieldNames lists the JSON fields of a Fault, for error messages.
+const faultFieldNames = "method, http_method, path, count, latency, status, body, header, drop, sse, " +
+	"cut_after_events, progress, server_request, slow_bytes, slow_interval, break and tool"
+
+// describeJSON names the kind of a JSON value in the user's words.
+func describeJSON(v []byte) string {
+	switch {
+	case len(v) == 0:
+		return "an empty value"
+	case v[0] == '[':
+		return "an array"
+	case v[0] == '"':
+		return "a string"
+	case bytes.Equal(v, []byte("null")):
+		return "null"
+	case bytes.Equal(v, []byte("true")) || bytes.Equal(v, []byte("false")):
+		return "a boolean"
+	default:
+		return "a number"
+	}
 }
 
 // decodeStrict decodes one JSON value, rejecting unknown fields.
@@ -159,7 +196,8 @@ func parseDurationField(name, v string) (time.Duration, error) {
 
 // Validate reports the first invalid field of f: a negative count or
 // duration, a status outside 200–599, an unknown Drop, Break or
-// ServerRequest, SlowBytes without SlowInterval, or a bad header name.
+// ServerRequest, SlowBytes without SlowInterval, a bad header name, or no
+// effect at all (only matching fields, as in {}).
 func (f *Fault) Validate() error {
 	switch {
 	case f.Count < 0:
@@ -177,6 +215,9 @@ func (f *Fault) Validate() error {
 	case f.ServerRequest != "" && !contains(serverRequests, f.ServerRequest):
 		return fmt.Errorf("server_request %q is invalid: use one of %s", f.ServerRequest, strings.Join(serverRequests, ", "))
 	}
+	if !f.hasEffect() {
+		return errors.New("the fault has no effect: set at least one of latency, status, drop, sse, cut_after_events, progress, server_request, slow_bytes or break, for example " + faultExample)
+	}
 	switch f.Break {
 	case "", BreakWrong401Body, BreakNoRetryAfter, BreakDishonestRetryAfter, BreakMissingTool, BreakChangedSchema:
 	default:
@@ -189,6 +230,13 @@ func (f *Fault) Validate() error {
 		}
 	}
 	return nil
+}
+
+// hasEffect reports whether f changes a reply. Matching fields, Body,
+// Header and Tool alone do not.
+func (f *Fault) hasEffect() bool {
+	return f.Latency > 0 || f.Status != 0 || f.Drop != "" || f.SSE || f.CutAfterEvents > 0 ||
+		f.Progress > 0 || f.ServerRequest != "" || f.SlowBytes > 0 || f.Break != ""
 }
 
 func contains(list []string, v string) bool {

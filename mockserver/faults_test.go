@@ -283,3 +283,36 @@ func TestAddFaultPanicsOnInvalid(t *testing.T) {
 		}()
 	}
 }
+
+func TestFaultJSONErrorsInUserWords(t *testing.T) {
+	s := startServer(t, nil)
+	tests := []struct {
+		name, body, want string
+	}{
+		{"empty-object", `{}`, "the fault has no effect"},
+		{"match-only", `{"method":"tools/call","count":1}`, "the fault has no effect"},
+		{"header-without-status", `{"header":{"X-A":"b"}}`, "the fault has no effect"},
+		{"array", `[{"status":503}]`, "a fault is a JSON object such as"},
+		{"string", `"503"`, "not a string"},
+		{"wrong-field-type", `{"status":"503"}`, "fault field status must be an integer, not a JSON string"},
+		{"wrong-header-type", `{"status":503,"header":"X-A: b"}`, "fault field header must be an object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := do(t, "POST", s.URL+"/_mock/faults", "", tt.body)
+			if got.status != 400 {
+				t.Errorf("status = %d, want 400", got.status)
+			}
+			desc, _ := field(t, got.body, "error_description").(string)
+			if !strings.Contains(desc, tt.want) {
+				t.Errorf("error_description = %q, want it to contain %q", desc, tt.want)
+			}
+			if strings.Contains(desc, "mockserver.") || strings.Contains(desc, "faultJSON") {
+				t.Errorf("error_description = %q names a Go type", desc)
+			}
+		})
+	}
+	if faults := s.Faults(); len(faults) != 0 {
+		t.Errorf("installed faults = %+v, want none", faults)
+	}
+}

@@ -91,7 +91,7 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("POST /mcp/agents/{uuid}", s.withAgent(s.serveAgentPOST))
 	api.HandleFunc("GET /mcp/agents/{uuid}", s.withAgent(s.serveAgentGET))
 	api.HandleFunc("DELETE /mcp/agents/{uuid}", s.withAgent(s.serveAgentDELETE))
-	api.HandleFunc("/mcp/agents/{uuid}", methodNotAllowed("GET, POST, DELETE"))
+	api.HandleFunc("/mcp/agents/{uuid}", methodNotAllowed(s.agentMethods(true)))
 	api.HandleFunc("POST /mcp", s.serveMissingContext)
 	api.HandleFunc("/mcp", methodNotAllowed("POST"))
 	api.HandleFunc("GET /api/agents", s.serveAgents)
@@ -445,11 +445,27 @@ func (ex *exchange) finish() {
 	if ex.status >= 400 || ex.errCode != 0 || ex.status == 0 {
 		level = slog.LevelWarn
 	}
+	var attrs []any
+	if ex.status == http.StatusTooManyRequests {
+		key := ex.redactedToken()
+		if ex.tok != nil {
+			key = ex.tok.id
+		}
+		warn, suppressed := s.rejects.note(key, time.Now())
+		if !warn {
+			level = slog.LevelDebug
+		}
+		if suppressed > 0 {
+			attrs = append(attrs, "earlier_429s_at_debug", suppressed)
+		}
+	}
 	if s.logger.Enabled(context.Background(), level) {
-		s.logger.Log(context.Background(), level, "request",
+		attrs = append([]any{
 			"http_method", rec.HTTPMethod, "path", rec.Path, "method", rec.Method, "id", rec.ID,
 			"status", rec.Status, "error_code", ex.errCode, "latency", latency,
-			"token", ex.redactedToken(), "fault", rec.Fault, "note", rec.Note)
+			"token", ex.redactedToken(), "fault", rec.Fault, "note", rec.Note,
+		}, attrs...)
+		s.logger.Log(context.Background(), level, "request", attrs...)
 	}
 }
 

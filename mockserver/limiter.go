@@ -267,3 +267,41 @@ func retryAfterSeconds(wait time.Duration) int {
 	s := int((wait + time.Second - 1) / time.Second)
 	return max(s, 1)
 }
+
+// rejectLogInterval is how often the server logs a 429 at warn level for
+// one token. Other 429s in between are logged at debug level and counted,
+// so a flood of rejected requests writes a few lines instead of megabytes.
+const rejectLogInterval = 10 * time.Second
+
+// rejectLog decides which 429 replies are logged at warn level: the first
+// for a token in each rejectLogInterval.
+type rejectLog struct {
+	mu      sync.Mutex
+	windows map[string]*rejectWindow
+}
+
+type rejectWindow struct {
+	start      time.Time
+	suppressed int
+}
+
+// note records a 429 for key at now. It returns true when this one should
+// be logged at warn level, with how many 429s for key were logged at debug
+// level since the last warn line.
+func (rl *rejectLog) note(key string, now time.Time) (warn bool, suppressed int) {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	if rl.windows == nil {
+		rl.windows = map[string]*rejectWindow{}
+	}
+	w := rl.windows[key]
+	if w == nil || now.Sub(w.start) >= rejectLogInterval {
+		if w != nil {
+			suppressed = w.suppressed
+		}
+		rl.windows[key] = &rejectWindow{start: now}
+		return true, suppressed
+	}
+	w.suppressed++
+	return false, 0
+}

@@ -2,7 +2,10 @@ package mockserver
 
 import (
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -243,5 +246,42 @@ func TestLimitsJSON(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"window":"soon"}`), &l); err == nil {
 		t.Error(`Unmarshal window "soon" succeeded, want an error`)
+	}
+}
+
+func TestRejectLogOncePerInterval(t *testing.T) {
+	var rl rejectLog
+	start := time.Unix(1000, 0)
+	if warn, n := rl.note("tok_a", start); !warn || n != 0 {
+		t.Errorf("first 429 = warn %v, suppressed %d; want warn, 0", warn, n)
+	}
+	for i := 1; i <= 5; i++ {
+		if warn, _ := rl.note("tok_a", start.Add(time.Duration(i)*time.Second)); warn {
+			t.Errorf("429 number %d inside the interval logged at warn", i+1)
+		}
+	}
+	if warn, _ := rl.note("tok_b", start.Add(time.Second)); !warn {
+		t.Error("first 429 of another token not logged at warn")
+	}
+	if warn, n := rl.note("tok_a", start.Add(rejectLogInterval)); !warn || n != 5 {
+		t.Errorf("first 429 after the interval = warn %v, suppressed %d; want warn, 5", warn, n)
+	}
+}
+
+func TestRateLimitFloodLogsFewLines(t *testing.T) {
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s := startServer(t, &Options{Logger: logger, Limits: Limits{RequestsPerMinute: 1, Burst: -1, Window: time.Hour}})
+	for i := range 20 {
+		rpc(t, s, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"ping"}`, i))
+	}
+	do(t, "POST", s.AgentURL(s.Info().AgentUUID), "not-a-token", `{"jsonrpc":"2.0","id":1,"method":"ping"}`)
+	do(t, "POST", s.AgentURL(s.Info().AgentUUID), "not-a-token", `{"jsonrpc":"2.0","id":2,"method":"ping"}`)
+	text := logs.String()
+	if n := strings.Count(text, "status=429"); n != 1 {
+		t.Errorf("warn lines for 19 rejected requests = %d, want 1:\n%s", n, text)
+	}
+	if n := strings.Count(text, "status=401"); n != 2 {
+		t.Errorf("warn lines for 2 unauthorized requests = %d, want 2:\n%s", n, text)
 	}
 }

@@ -118,6 +118,7 @@ type Server struct {
 	tools    *toolSet
 	state    *store
 	limiter  *limiter
+	rejects  rejectLog
 	faults   faultList
 	received requestLog
 	sessions sessionTable
@@ -341,5 +342,8 @@ func (s *Server) ExpireSessions() {
 // Notify sends a JSON-RPC message, typically a notification, on every open
 // GET stream of the agent and returns how many streams it was queued on.
 func (s *Server) Notify(agentUUID string, msg json.RawMessage) int {
+	if a := s.state.agent(agentUUID); a != nil {
+		agentUUID = a.UUID
+	}
 	return s.streams.broadcast(agentUUID, msg)
 }

@@ -249,10 +249,16 @@ func (c *call) decodeParams(v any) *rpcError {
 	return nil
 }
 
+// jsonKind names the JSON form of a Go kind, as reflect.Kind.String
+// spells it, in the user's words.
 func jsonKind(goKind string) string {
 	switch goKind {
 	case "string":
 		return "a string"
+	case "int", "int64":
+		return "an integer"
+	case "bool":
+		return "true or false"
 	case "map", "struct":
 		return "an object"
 	case "slice":

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -143,10 +144,21 @@ func (st *store) authenticate(v string) (t *token, revoked bool) {
 	return nil, false
 }
 
+// agent returns the agent whose UUID is uuid in any letter case, or nil.
+// UUIDs compare case-insensitively (RFC 9562, section 4), so a client that
+// upper-cases one still reaches the agent.
 func (st *store) agent(uuid string) *agent {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	return st.agents[uuid]
+	if a := st.agents[uuid]; a != nil {
+		return a
+	}
+	for _, a := range st.agentOrder {
+		if strings.EqualFold(a.UUID, uuid) {
+			return a
+		}
+	}
+	return nil
 }
 
 func (st *store) teamAgents(team string) []*agent {

@@ -67,7 +67,11 @@ func (l *faultList) Set(v string) error {
 	dec := json.NewDecoder(strings.NewReader(v))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return fmt.Errorf("not a fault in JSON, such as {\"method\":\"tools/call\",\"status\":503,\"count\":1}: %v", err)
+		var syntaxErr *json.SyntaxError
+		if errors.As(err, &syntaxErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("not valid JSON (%v): a fault looks like {\"method\":\"tools/call\",\"status\":503,\"count\":1}", err)
+		}
+		return err
 	}
 	if err := f.Validate(); err != nil {
 		return err
@@ -82,11 +86,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	var faults faultList
 	var logLevel string
 	fs := flag.NewFlagSet("joai-mock", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: joai-mock [flags]\n\nRuns a local JoAi server and prints one JSON line with its URL and seed tokens on stdout.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	// The flag package prints the error and the whole usage on a bad flag.
+	// run prints the error on one line instead, and the usage only for
+	// --help.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:8787", "`address` to listen on, host:port; port 0 picks a free port")
 	fs.BoolVar(&c.allowRemote, "allow-remote", false, "allow a --listen address that is not loopback (the control API still serves loopback clients only)")
 	fs.StringVar(&c.seedFile, "seed", "", "seed `file` with agents, tokens, memories and limits (default: the embedded fixtures/seed.json)")
@@ -111,7 +115,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&ff.slowInterval, "slow-interval", 0, "pause between the chunks of --slow-bytes, such as 100ms")
 	fs.Var(&faults, "fault", "a fault as `JSON`, the control API's form, such as '{\"method\":\"tools/call\",\"status\":503,\"count\":1}'; repeatable")
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fmt.Fprintf(stderr, "Usage: joai-mock [flags]\n\nRuns a local JoAi server and prints one JSON line with its URL and seed tokens on stdout.\n\nFlags:\n")
+			fs.PrintDefaults()
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w (run joai-mock --help for the flags)", err)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q: joai-mock takes flags only", fs.Arg(0))

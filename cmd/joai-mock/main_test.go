@@ -160,7 +160,10 @@ func TestUsageErrors(t *testing.T) {
 		{"bad-log-level", []string{"--log-level", "loud"}, 2, "--log-level"},
 		{"bad-drop", []string{"--drop", "sideways"}, 2, `drop "sideways"`},
 		{"bad-fault-status", []string{"--fault", `{"status":99}`}, 2, "status 99"},
-		{"bad-fault-json", []string{"--fault", `{"stauts":1}`}, 2, "not a fault"},
+		{"bad-fault-json", []string{"--fault", `{"stauts":1}`}, 2, `unknown fault field "stauts"`},
+		{"fault-not-json", []string{"--fault", `status=503`}, 2, "not valid JSON"},
+		{"empty-fault", []string{"--fault", `{}`}, 2, "the fault has no effect"},
+		{"array-fault", []string{"--fault", `[{"status":503}]`}, 2, "not an array"},
 		{"negative-window", []string{"--window", "-1s"}, 2, "negative"},
 		{"zero-max-body", []string{"--max-body", "0"}, 2, "--max-body"},
 		{"stray-argument", []string{"serve"}, 2, "unexpected argument"},
@@ -177,7 +180,28 @@ func TestUsageErrors(t *testing.T) {
 			if stdout.Len() != 0 {
 				t.Errorf("stdout = %q, want nothing on a usage error", stdout.String())
 			}
+			if strings.Contains(stderr.String(), "Usage:") {
+				t.Errorf("stderr = %q, want the error without the usage", stderr.String())
+			}
+			if tt.code == 2 && strings.Count(stderr.String(), "\n") != 1 {
+				t.Errorf("stderr = %q, want one line", stderr.String())
+			}
+			if strings.Contains(stderr.String(), "mockserver.") {
+				t.Errorf("stderr = %q names a Go type", stderr.String())
+			}
 		})
+	}
+}
+
+func TestBadFlagValueNamesHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), []string{"--fault", "{}"}, &stdout, &stderr); code != 2 {
+		t.Errorf("exit code = %d, want 2", code)
+	}
+	for _, want := range []string{"-fault", "--help"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr = %q, want it to contain %q", stderr.String(), want)
+		}
 	}
 }
 

@@ -17,7 +17,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/tidwall/gjson"
 
+	"github.com/joai-ai/joai-mcp/internal/jsonrpc"
 	"github.com/joai-ai/joai-mcp/internal/redact"
 )
 
@@ -47,9 +49,11 @@ const (
 	// CodeNotFound: HTTP 404 outside a live session: the agent does not
 	// exist or the URL is wrong.
 	CodeNotFound = -32022
-	// CodeBadRequest: HTTP 400, such as missing_context.
+	// CodeBadRequest: HTTP 400 whose body is not a JSON-RPC error, such as
+	// missing_context.
 	CodeBadRequest = -32023
-	// CodeRejected: another 4xx status, such as 413.
+	// CodeRejected: another 4xx status whose body is not a JSON-RPC error,
+	// such as 413.
 	CodeRejected = -32024
 	// CodeRateLimited: HTTP 429 beyond the retry budget, or the bridge's own
 	// --max-rpm limit.
@@ -70,6 +74,51 @@ type callError struct {
 	Code    int
 	Message string
 	Data    *errorData
+	// object, when not nil, is the error object to send instead of one
+	// built from Code, Message and Data: the service's own JSON-RPC error.
+	object []byte
+}
+
+// response returns the error response to the request with the given id.
+func (e *callError) response(id []byte) []byte {
+	if e.object == nil {
+		return jsonrpc.ErrorResponse(id, e.Code, e.Message, e.data())
+	}
+	if id == nil {
+		id = []byte("null")
+	}
+	out := make([]byte, 0, len(id)+len(e.object)+32)
+	out = append(out, `{"jsonrpc":"2.0","id":`...)
+	out = append(out, id...)
+	out = append(out, `,"error":`...)
+	out = append(out, e.object...)
+	return append(out, '}')
+}
+
+// serviceError returns the service's JSON-RPC error in a 4xx body, rebuilt
+// from the raw bytes of its code, message and data, or nil when the body is
+// not a JSON-RPC response whose error has an integer code and a string
+// message.
+func serviceError(body []byte) (object []byte, code int, message string) {
+	if !gjson.ValidBytes(body) {
+		return nil, 0, ""
+	}
+	msg := gjson.ParseBytes(body)
+	e := msg.Get("error")
+	c, m := e.Get("code"), e.Get("message")
+	if !msg.IsObject() || msg.Get("jsonrpc").Str != "2.0" || !e.IsObject() || m.Type != gjson.String ||
+		c.Type != gjson.Number || strings.ContainsAny(c.Raw, ".eE") || float64(c.Int()) != c.Num {
+		return nil, 0, ""
+	}
+	object = append(object, `{"code":`...)
+	object = append(object, c.Raw...)
+	object = append(object, `,"message":`...)
+	object = append(object, m.Raw...)
+	if d := e.Get("data"); d.Exists() {
+		object = append(object, `,"data":`...)
+		object = append(object, d.Raw...)
+	}
+	return append(object, '}'), int(c.Int()), m.Str
 }
 
 // errorData is the data member of the bridge's errors.
@@ -180,6 +229,12 @@ func (b *Bridge) judgeStatus(se *HTTPStatusError) outcome {
 		return outcome{err: &callError{Code: CodeForbidden, Data: data, Message: fmt.Sprintf(
 			"the service refused access with HTTP 403: the token from %s may belong to another team or agent; use a token created for this agent",
 			b.opts.Token.Describe())}}
+	case status >= 400 && status < 500 && status != http.StatusUnauthorized && status != http.StatusForbidden && status != http.StatusNotFound:
+		if object, code, message := serviceError(se.Body); object != nil {
+			return outcome{err: &callError{Code: code, Message: message, object: object}}
+		}
+	}
+	switch {
 	case status == http.StatusBadRequest && data.Error == "missing_context":
 		return outcome{err: &callError{Code: CodeBadRequest, Data: data, Message: "the service needs an agent for this token (HTTP 400 missing_context): connect to /mcp/agents/<agent-uuid> with --agent, using a token created for that agent"}}
 	case status == http.StatusBadRequest:

@@ -50,7 +50,7 @@ func (b *Bridge) serve(c *call) {
 	var response []byte
 	switch {
 	case cerr != nil:
-		response = jsonrpc.ErrorResponse(c.hdr.ID, cerr.Code, cerr.Message, cerr.data())
+		response = cerr.response(c.hdr.ID)
 		b.writeHost(response)
 		if upID := c.sentID(); cerr.Code == CodeTimeout && upID != 0 && c.hdr.Method != "initialize" {
 			// MCP asks a sender whose request timed out to cancel it.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"mime"
 	"net/http"
 	"os"
@@ -138,6 +139,15 @@ func WriteGolden(dir string, goldens []Golden) ([]string, error) {
 
 // ReadGolden reads every *.golden.json file in dir.
 func ReadGolden(dir string) ([]Golden, error) {
+	info, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("golden directory %s does not exist: record one with joai-conformance record --out %s", dir, dir)
+	case err != nil:
+		return nil, fmt.Errorf("reading golden directory: %w", err)
+	case !info.IsDir():
+		return nil, fmt.Errorf("golden directory %s is not a directory: pass the directory that joai-conformance record --out wrote", dir)
+	}
 	paths, err := filepath.Glob(filepath.Join(dir, "*"+GoldenSuffix))
 	if err != nil {
 		return nil, err

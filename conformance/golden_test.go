@@ -179,6 +179,14 @@ func TestReadGoldenErrors(t *testing.T) {
 	if _, err := ReadGolden(dir); err == nil || !strings.Contains(err.Error(), "unknown field") {
 		t.Errorf("ReadGolden of a file with an unknown field: %v", err)
 	}
+	missing := filepath.Join(dir, "nope")
+	if _, err := ReadGolden(missing); err == nil || !strings.Contains(err.Error(), missing+" does not exist") {
+		t.Errorf("ReadGolden of a missing directory: %v, want it to say it does not exist", err)
+	}
+	file := filepath.Join(dir, "x"+GoldenSuffix)
+	if _, err := ReadGolden(file); err == nil || !strings.Contains(err.Error(), "is not a directory") {
+		t.Errorf("ReadGolden of a file: %v, want it to say it is not a directory", err)
+	}
 }
 
 func TestReplayRejectsUnknownFixture(t *testing.T) {

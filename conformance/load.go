@@ -341,8 +341,14 @@ func checkStepKind(s *Step, at string, add func(string, string, ...any)) []Targe
 	return only
 }
 
-// checkStepPatterns compiles every regular expression of a step.
+// checkStepPatterns compiles every regular expression of a step and checks
+// the syntax of its gjson paths.
 func checkStepPatterns(s *Step, at string, add func(string, string, ...any)) {
+	checkGJSON := func(ptr, path string) {
+		if err := checkPath(path); err != nil {
+			add(ptr, "invalid gjson path: %v", err)
+		}
+	}
 	check := func(ptr, expr string, groups bool) {
 		if expr == "" {
 			return
@@ -361,6 +367,7 @@ func checkStepPatterns(s *Step, at string, add func(string, string, ...any)) {
 			check(ptr+"/headers/"+name+"/matches", h.Matches, false)
 		}
 		for j, a := range e.Body {
+			checkGJSON(fmt.Sprintf("%s/body/%d/path", ptr, j), a.Path)
 			check(fmt.Sprintf("%s/body/%d/matches", ptr, j), a.Matches, false)
 		}
 	}
@@ -378,6 +385,9 @@ func checkStepPatterns(s *Step, at string, add func(string, string, ...any)) {
 		}
 	}
 	for name, c := range s.Capture {
+		if c.Path != "" {
+			checkGJSON(at+"/capture/"+name+"/path", c.Path)
+		}
 		check(at+"/capture/"+name+"/pattern", c.Pattern, true)
 	}
 }

@@ -125,6 +125,14 @@ func TestParseFixtureRejectsBadFixtures(t *testing.T) {
 			want: []string{"bad.json: /steps/0/expect/body/0: minProperties"},
 		},
 		{
+			name: "invalid-gjson-path",
+			text: `{"name": "x", "description": "d", "tags": ["t"], "steps": [{"name": "s", "rpc": {"method": "ping"}, "expect": {"body": [{"path": "jsonrpc[[[", "exists": true}]}, "capture": {"v": "result..x"}}]}`,
+			want: []string{
+				`bad.json: /steps/0/expect/body/0/path: invalid gjson path: path "jsonrpc[[[" is missing "]" at its end`,
+				`bad.json: /steps/0/capture/v/path: invalid gjson path: path "result..x" has an empty component`,
+			},
+		},
+		{
 			name: "no-request",
 			text: `{"name": "x", "description": "d", "tags": ["t"], "steps": [{"name": "s"}]}`,
 			want: []string{"bad.json: /steps/0: a step needs a request: rpc, http, or stdio"},

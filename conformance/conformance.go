@@ -271,8 +271,9 @@ type RecordedReply struct {
 // Run runs the selected fixtures against each target in opts and returns
 // their results. A fixture that fails is a result, not an error. The error
 // reports a problem that stops the run before or between fixtures: invalid
-// options or fixtures, a mock that cannot be controlled, or ctx ending.
-// The results of the fixtures that finished come back with it.
+// options or fixtures, a mock that cannot be controlled, a stdio command
+// that wrote nothing in reply to initialize, or ctx ending. The results
+// and the duration of the fixtures that finished come back with it.
 func Run(ctx context.Context, opts *Options) (Result, error) {
 	if opts == nil || (opts.HTTP == nil && opts.Stdio == nil) {
 		return Result{}, errors.New("no target: set Options.HTTP, Options.Stdio or both")
@@ -295,18 +296,17 @@ func Run(ctx context.Context, opts *Options) (Result, error) {
 	if r.logger == nil {
 		r.logger = slog.New(slog.DiscardHandler)
 	}
+	var err error
 	if opts.HTTP != nil {
-		if err := r.runHTTP(ctx, opts.HTTP, selected, &res); err != nil {
-			return res, err
-		}
+		err = r.runHTTP(ctx, opts.HTTP, selected, &res)
 	}
-	if opts.Stdio != nil {
-		if err := r.runStdio(ctx, opts.Stdio, selected, &res); err != nil {
-			return res, err
-		}
+	if opts.Stdio != nil && err == nil {
+		err = r.runStdio(ctx, opts.Stdio, selected, &res)
 	}
+	// The duration covers the fixtures that ran when err stopped the run
+	// early, such as on an interrupt.
 	res.Duration = time.Since(start)
-	return res, nil
+	return res, err
 }
 
 // Select returns the fixtures whose name run matches (all when run is nil)

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -401,6 +403,35 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 	}
 	if len(res.Fixtures) != 2 {
 		t.Errorf("Run returned %d results, want the 2 that finished", len(res.Fixtures))
+	}
+	var ran time.Duration
+	for _, fr := range res.Fixtures {
+		ran += fr.Duration
+	}
+	if res.Duration < ran {
+		t.Errorf("Run duration = %v, want at least the %v its finished fixtures took", res.Duration, ran)
+	}
+}
+
+func TestStdioStopsAtSilentCommand(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep command to stand for a bridge that never answers:", err)
+	}
+	srv := startMock(t)
+	res, err := Run(t.Context(), &Options{
+		Stdio:       &StdioTarget{Command: []string{sleep, "1000"}, Mock: srv, StopTimeout: 100 * time.Millisecond},
+		StepTimeout: 200 * time.Millisecond,
+		Run:         regexp.MustCompile(`^bridge-framing-`),
+	})
+	if err == nil || !strings.Contains(err.Error(), "wrote nothing on stdout within 200ms") {
+		t.Errorf("Run error = %v, want one saying the command wrote nothing", err)
+	}
+	if len(res.Fixtures) != 1 {
+		t.Errorf("Run returned %d results, want only the first fixture's", len(res.Fixtures))
+	}
+	if res.Duration <= 0 {
+		t.Errorf("Run duration = %v, want the time the first fixture took", res.Duration)
 	}
 }
 

@@ -91,12 +91,13 @@ func (r *runner) runStdio(ctx context.Context, t *StdioTarget, selected []*Fixtu
 			return err
 		}
 		ss := &session{r: r, f: f, kind: TargetStdio, vars: vars.clone(), control: control, secrets: secrets}
+		var proc *bridgeProc
 		start := func(ctx context.Context) (*Failure, func() (*Failure, string)) {
 			p, err := startBridge(t, ss.vars, home, secrets)
 			if err != nil {
 				return &Failure{Problems: []string{redact.String(err.Error(), secrets...)}}, nil
 			}
-			ss.tr = p
+			ss.tr, proc = p, p
 			if f.Handshake == nil || *f.Handshake {
 				if fail := ss.handshake(ctx, p); fail != nil {
 					return fail, p.stop
@@ -111,9 +112,19 @@ func (r *runner) runStdio(ctx context.Context, t *StdioTarget, selected []*Fixtu
 		if err != nil {
 			return err
 		}
+		// A command that is not an MCP stdio server, such as one that
+		// waits forever, would cost a step timeout and a stop timeout per
+		// fixture. One such fixture is enough to tell.
+		if proc != nil && proc.handshakeTimedOut && !proc.wroteStdout() {
+			return fmt.Errorf("the bridge command %q wrote nothing on stdout within %v of the initialize request, so the other stdio fixtures were not run: check that it is an MCP stdio server that reads JSON-RPC lines on stdin, or raise --timeout",
+				t.Command[0], r.stepTimeout())
+		}
 	}
 	return nil
 }
+
+// handshakeStep is the step name of a failure in the initialize handshake.
+const handshakeStep = "initialize handshake"
 
 // handshake sends initialize and notifications/initialized, as a host
 // does before anything else.
@@ -121,7 +132,7 @@ func (ss *session) handshake(ctx context.Context, p *bridgeProc) *Failure {
 	init := fmt.Sprintf(`{"jsonrpc":"2.0","id":%q,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"joai-conformance","version":"1"}}}`, handshakeID)
 	req := &request{line: []byte(init + "\n"), wantReply: true, id: handshakeID, hasID: true}
 	fail := func(rep *reply, problem string) *Failure {
-		f := &Failure{StepName: "initialize handshake", Request: describeRequest(req), Problems: []string{ss.redact(problem)}}
+		f := &Failure{StepName: handshakeStep, Request: describeRequest(req), Problems: []string{ss.redact(problem)}}
 		if rep != nil {
 			f.Reply = ss.redact(describeReply(rep, TargetStdio))
 		}
@@ -129,6 +140,7 @@ func (ss *session) handshake(ctx context.Context, p *bridgeProc) *Failure {
 	}
 	rep, err := ss.sendOnce(ctx, req, ss.r.stepTimeout())
 	if err != nil {
+		p.handshakeTimedOut = errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
 		return fail(nil, "initialize handshake: "+err.Error())
 	}
 	if !gjson.GetBytes(rep.Body, "result").Exists() {
@@ -147,16 +159,20 @@ type bridgeProc struct {
 	cmd         *exec.Cmd
 	stopTimeout time.Duration
 	secrets     []string
+	// handshakeTimedOut is set when initialize got no reply within the
+	// step timeout. Only the fixture's goroutine uses it.
+	handshakeTimedOut bool
 
 	// wmu serializes writes to stdin.
 	wmu   sync.Mutex
 	stdin io.WriteCloser
 
-	// mu guards responses, badLines and readDone.
+	// mu guards responses, badLines, readDone and wroteLine.
 	mu        sync.Mutex
 	responses [][]byte
 	badLines  []string
 	readDone  bool
+	wroteLine bool          // the bridge has written at least one line to stdout
 	signal    chan struct{} // receives a value when the fields above change
 
 	stderr  *tailBuffer
@@ -243,6 +259,9 @@ func (p *bridgeProc) read(stdout io.Reader) {
 // request from the bridge, drops a notification, and keeps anything else
 // as a protocol violation.
 func (p *bridgeProc) take(line []byte) {
+	p.mu.Lock()
+	p.wroteLine = true
+	p.mu.Unlock()
 	if !gjson.ValidBytes(line) || !gjson.ParseBytes(line).IsObject() {
 		p.mu.Lock()
 		p.badLines = append(p.badLines, snippet(line, 300))
@@ -279,6 +298,13 @@ func (p *bridgeProc) answer(method, rawID string) {
 		defer p.workers.Done()
 		p.write([]byte(msg + "\n"))
 	}()
+}
+
+// wroteStdout reports whether the bridge has written a line to stdout.
+func (p *bridgeProc) wroteStdout() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.wroteLine
 }
 
 func (p *bridgeProc) notify() {

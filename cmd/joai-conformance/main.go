@@ -16,9 +16,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -88,13 +90,13 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		return exitPass
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "joai-conformance: %v\n", err)
+		printError(stderr, err)
 		return exitUsage
 	}
 
 	fixtures, err := loadFixtures(cfg.fixturesDir)
 	if err != nil {
-		fmt.Fprintf(stderr, "joai-conformance: %v\n", err)
+		printError(stderr, err)
 		return exitUsage
 	}
 	var runRE *regexp.Regexp
@@ -105,6 +107,10 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	if cfg.list {
 		return listFixtures(stdout, stderr, conformance.Select(fixtures, runRE, tags))
 	}
+	if err := checkReportPaths(cfg); err != nil {
+		printError(stderr, err)
+		return exitUsage
+	}
 
 	opts := &conformance.Options{
 		Fixtures: fixtures, Run: runRE, Tags: tags,
@@ -114,12 +120,60 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	}
 	res, err := runMode(ctx, cfg, opts, stdout)
 	if err != nil {
-		fmt.Fprintf(stderr, "joai-conformance: %v\n", err)
+		printError(stderr, err)
 		if len(res.Fixtures) == 0 {
 			return exitUsage
 		}
 	}
 	return finish(cfg, res, stdout, stderr)
+}
+
+// printError writes err to stderr with the program's name before each of
+// its lines, so that every problem of a multi-line fixture error is
+// marked.
+func printError(stderr io.Writer, err error) {
+	for line := range strings.SplitSeq(strings.TrimRight(err.Error(), "\n"), "\n") {
+		fmt.Fprintf(stderr, "joai-conformance: %s\n", line)
+	}
+}
+
+// checkReportPaths checks, before the run, that the --json and --junit
+// files can be written, so that a bad path does not cost a whole run.
+func checkReportPaths(cfg *config) error {
+	for _, r := range []struct{ flag, path string }{{"json", cfg.jsonFile}, {"junit", cfg.junitFile}} {
+		if r.path == "" {
+			continue
+		}
+		if err := checkWritable(r.path); err != nil {
+			return fmt.Errorf("--%s %s cannot be written: %v; pick a file in a directory you can write to", r.flag, r.path, err)
+		}
+	}
+	return nil
+}
+
+// checkWritable checks that path is a writable file, or can be created,
+// without changing an existing file.
+func checkWritable(path string) error {
+	info, err := os.Stat(path)
+	if err == nil {
+		if info.IsDir() {
+			return errors.New("it is a directory")
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".joai-conformance-check-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // runMode starts what the mode needs and runs the suite.
@@ -234,7 +288,7 @@ func finish(cfg *config, res conformance.Result, stdout, stderr io.Writer) int {
 			return
 		}
 		if err := writeFile(path, func(f io.Writer) error { return w(f, res) }); err != nil {
-			fmt.Fprintf(stderr, "joai-conformance: %v\n", err)
+			printError(stderr, err)
 			code = exitUsage
 		}
 	}
@@ -358,8 +412,9 @@ func defineFlags(fs *flag.FlagSet, cfg *config) {
 	fs.StringVar(&cfg.jsonFile, "json", "", "also write the result as JSON to `FILE`")
 	fs.StringVar(&cfg.junitFile, "junit", "", "also write the result as JUnit XML to `FILE`")
 	fs.StringVar(&cfg.fixturesDir, "fixtures", "", "load the fixtures from `DIR` instead of the set built into the binary")
-	fs.DurationVar(&cfg.timeout, "timeout", conformance.DefaultStepTimeout, "longest wait for one reply, as a Go `DURATION`")
-	fs.DurationVar(&cfg.maxWait, "max-wait", conformance.DefaultMaxWait, "longest wait a step may ask for, such as a Retry-After, as a Go `DURATION`")
+	cfg.timeout, cfg.maxWait = conformance.DefaultStepTimeout, conformance.DefaultMaxWait
+	fs.Var((*durationFlag)(&cfg.timeout), "timeout", "longest wait for one reply, as a Go `DURATION`")
+	fs.Var((*durationFlag)(&cfg.maxWait), "max-wait", "longest wait a step may ask for, such as a Retry-After, as a Go `DURATION`")
 	fs.BoolVar(&cfg.verbose, "v", false, "log each fixture to stderr")
 
 	fs.StringVar(&cfg.url, "url", "", "http, record: base `URL` of the target, such as https://cortex.joai.ai (env JOAI_BASE_URL)")
@@ -369,7 +424,8 @@ func defineFlags(fs *flag.FlagSet, cfg *config) {
 	fs.IntVar(&cfg.limitRPM, "limit-rpm", 0, "http, record: the token's `N` requests per window, for the rate-limit fixtures (env JOAI_LIMIT_RPM)")
 	fs.IntVar(&cfg.limitBurst, "limit-burst", 0, "http, record: the token's burst allowance of `N` requests above --limit-rpm (env JOAI_LIMIT_BURST)")
 	fs.IntVar(&cfg.limitConcurrent, "limit-concurrent", 0, "http, record: the token's limit of `N` requests in flight (env JOAI_LIMIT_CONCURRENT)")
-	fs.DurationVar(&cfg.limitWindow, "limit-window", time.Minute, "http, record: the length of the rate-limit window, as a Go `DURATION` (env JOAI_LIMIT_WINDOW)")
+	cfg.limitWindow = time.Minute
+	fs.Var((*durationFlag)(&cfg.limitWindow), "limit-window", "http, record: the length of the rate-limit window, as a Go `DURATION` (env JOAI_LIMIT_WINDOW)")
 	fs.StringVar(&cfg.out, "out", "", "record: `DIR` to write the golden files to")
 	fs.StringVar(&cfg.golden, "golden", "", "replay: `DIR` of golden files to compare the embedded mock with")
 	fs.BoolVar(&cfg.exact, "exact", false, "replay: compare every reply body exactly, not only the shape of successful ones")
@@ -382,6 +438,26 @@ func defineFlags(fs *flag.FlagSet, cfg *config) {
 		return nil
 	})
 	fs.BoolVar(&cfg.mockSSE, "mock-sse", false, "no mode, stdio, replay: make the embedded mock answer with text/event-stream")
+}
+
+// durationFlag is a flag.Value for a positive time.Duration whose error
+// names the expected form, where flag.DurationVar says only "parse error".
+type durationFlag time.Duration
+
+// String returns the duration in Go syntax.
+func (d *durationFlag) String() string { return time.Duration(*d).String() }
+
+// Set parses a positive Go duration.
+func (d *durationFlag) Set(v string) error {
+	parsed, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("%q is not a Go duration: use a number with a unit, such as 30s, 2m or 1m30s", v)
+	}
+	if parsed <= 0 {
+		return fmt.Errorf("%q is not positive: use a duration such as 30s", v)
+	}
+	*d = durationFlag(parsed)
+	return nil
 }
 
 // applyEnv fills flags that were not set from the environment, and reads

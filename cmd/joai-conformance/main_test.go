@@ -247,6 +247,11 @@ func TestRejectsBadInvocations(t *testing.T) {
 		{"bad-fault", nil, []string{"--fault", "{"}, "not valid JSON"},
 		{"extra-argument", nil, []string{"--list", "extra"}, `unexpected argument "extra"`},
 		{"missing-fixtures-dir", nil, []string{"--fixtures", "/nonexistent/fixtures"}, "reading fixtures"},
+		{"bad-max-wait", nil, []string{"--max-wait", "banana"}, `"banana" is not a Go duration: use a number with a unit, such as 30s`},
+		{"zero-timeout", nil, []string{"--timeout", "0s"}, `"0s" is not positive`},
+		{"missing-golden-dir", nil, []string{"replay", "--golden", "/nonexistent/golden"}, "/nonexistent/golden does not exist"},
+		{"json-in-missing-dir", nil, []string{"--json", "/nonexistent/dir/report.json"}, "--json /nonexistent/dir/report.json cannot be written"},
+		{"junit-is-directory", nil, []string{"--junit", os.TempDir()}, "it is a directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,6 +272,55 @@ func TestFixturesFlagReportsBadFixture(t *testing.T) {
 	code, _, stderr := runCLI(t, nil, "--fixtures", dir, "--list")
 	if code != exitUsage || !strings.Contains(stderr, filepath.Join(dir, "bad.json")+": /steps/0/expect/status: got string, want integer") {
 		t.Errorf("exit status %d, stderr %q; want 2 and the file, field and problem", code, stderr)
+	}
+}
+
+func TestReportPathCheckedBeforeRun(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "missing", "report.xml")
+	code, stdout, stderr := runCLI(t, nil, "--junit", bad)
+	if code != exitUsage {
+		t.Errorf("exit status = %d, want 2", code)
+	}
+	if stdout != "" {
+		t.Errorf("stdout = %q, want no fixture run", stdout)
+	}
+	if !strings.Contains(stderr, "--junit "+bad+" cannot be written") {
+		t.Errorf("stderr = %q, want it to name --junit and the path", stderr)
+	}
+}
+
+func TestFixtureErrorPrefixesEveryLine(t *testing.T) {
+	dir := t.TempDir()
+	// A capture that is neither a string nor an object breaks a "one of"
+	// rule, which the schema reports as one problem per alternative.
+	os.WriteFile(filepath.Join(dir, "bad.json"), []byte(`{"name": "bad", "description": "d", "tags": ["t"], "steps": [{"name": "s", "rpc": {"method": "ping"}, "capture": {"v": 5}}]}`), 0o644)
+	code, _, stderr := runCLI(t, nil, "--fixtures", dir, "--list")
+	if code != exitUsage {
+		t.Errorf("exit status = %d, want 2", code)
+	}
+	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("stderr = %q, want a line per alternative of the one-of rule", stderr)
+	}
+	for _, line := range lines {
+		if !strings.HasPrefix(line, "joai-conformance: ") {
+			t.Errorf("stderr line %q lacks the joai-conformance: prefix", line)
+		}
+	}
+}
+
+func TestInvalidGJSONPathIsUsageError(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "bad.json"), []byte(`{"name": "bad", "description": "d", "tags": ["t"], "steps": [{"name": "s", "rpc": {"jsonrpc": "2.0", "id": 1, "method": "ping"}, "expect": {"body": [{"path": "jsonrpc[[[", "equals": "2.0"}]}}]}`), 0o644)
+	code, stdout, stderr := runCLI(t, nil, "--fixtures", dir)
+	if code != exitUsage {
+		t.Errorf("exit status = %d, want 2", code)
+	}
+	if !strings.Contains(stderr, "/steps/0/expect/body/0/path: invalid gjson path") {
+		t.Errorf("stderr = %q, want the path's pointer and problem", stderr)
+	}
+	if stdout != "" {
+		t.Errorf("stdout = %q, want no run", stdout)
 	}
 }
 

@@ -73,8 +73,10 @@ type Options struct {
 	MaxBodyBytes int64
 	// Faults are installed at start, as if by [Server.AddFault].
 	Faults []Fault
-	// Logger receives a debug line per request and a warning per error.
-	// Nil means discard.
+	// Logger receives a debug line per request and a warning per error,
+	// except that 429 replies get one warning per token every 10 s, with
+	// a count of those logged at debug level in between. Nil means
+	// discard.
 	Logger *slog.Logger
 	// Sink, when set, receives an event for every exchange, as the
 	// inspector page at GET /_mock/inspector does.
@@ -283,8 +285,10 @@ func (s *Server) Close() {
 
 // Handler returns the server's handler, which can also be served by an
 // httptest.Server or any http.Server. The control API under /_mock/
-// serves only clients whose remote address is a loopback address. Others
-// get 403.
+// serves only clients whose remote address is a loopback address, with a
+// loopback or localhost Host header and, when they send one, a loopback
+// Origin. Others get 403. A control request with a body that is not
+// Content-Type application/json gets 415.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Info returns the base URL and the seed's agent and token values.

@@ -133,9 +133,10 @@ type Bridge struct {
 	base     http.RoundTripper
 	client   *http.Client
 
-	gate  *gate
-	rpm   *rpmLimiter
-	slots chan struct{}
+	gate    *gate
+	rpm     *rpmLimiter
+	limit   *concurrencyLimit
+	retries retryReport
 
 	token tokenCache
 
@@ -240,7 +241,7 @@ func New(opts *Options) (*Bridge, error) {
 		endpoint:   endpoint,
 		base:       base,
 		gate:       &gate{},
-		slots:      make(chan struct{}, o.MaxConcurrent),
+		limit:      newConcurrencyLimit(o.MaxConcurrent),
 		token:      tokenCache{source: o.Token},
 		calls:      make(map[string]*call),
 		serverReqs: make(map[int64]*serverRequest),

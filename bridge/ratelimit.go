@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"context"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -150,4 +152,129 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// spread adds to a wait at the Retry-After gate a random part of up to a
+// quarter of it, at most 250 ms, so that the requests that waited together
+// do not all leave together.
+func spread(d time.Duration) time.Duration {
+	if d <= 0 {
+		return d
+	}
+	return d + time.Duration(rand.Int64N(int64(min(d/4, 250*time.Millisecond))+1))
+}
+
+// The outcomes of a request that adjust the concurrency limit.
+const (
+	sentOther     = iota // an outcome unrelated to the load
+	sentOK               // the service processed the request
+	sentCongested        // the service rejected it with 429 or 503
+)
+
+// concurrencyLimit caps the requests in flight, and adapts the cap to the
+// service: it halves on a 429 or 503, at most once per round of requests,
+// and grows by one for each cap's worth of successes, up to max and never
+// below 1. Waiters get a slot in the order they came.
+type concurrencyLimit struct {
+	max int
+	// mu guards the fields below.
+	mu      sync.Mutex
+	limit   float64
+	inUse   int
+	waiters []chan struct{}
+	// loweredAt is when the limit was last lowered: a rejection of a
+	// request sent before then was already counted.
+	loweredAt time.Time
+}
+
+func newConcurrencyLimit(n int) *concurrencyLimit {
+	return &concurrencyLimit{max: n, limit: float64(n)}
+}
+
+// allowed returns the current cap. The caller holds mu.
+func (l *concurrencyLimit) allowed() int { return max(1, int(l.limit)) }
+
+// acquire waits for a slot and returns when it was granted, which release
+// needs.
+func (l *concurrencyLimit) acquire(ctx context.Context) (time.Time, error) {
+	l.mu.Lock()
+	if len(l.waiters) == 0 && l.inUse < l.allowed() {
+		l.inUse++
+		l.mu.Unlock()
+		return time.Now(), nil
+	}
+	ch := make(chan struct{})
+	l.waiters = append(l.waiters, ch)
+	l.mu.Unlock()
+
+	select {
+	case <-ch:
+		return time.Now(), nil
+	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	for i, w := range l.waiters {
+		if w == ch {
+			l.waiters = append(l.waiters[:i], l.waiters[i+1:]...)
+			l.mu.Unlock()
+			return time.Time{}, ctx.Err()
+		}
+	}
+	l.mu.Unlock()
+	// The slot was granted as ctx ended.
+	l.release(time.Time{}, sentOther)
+	return time.Time{}, ctx.Err()
+}
+
+// release frees the slot granted at start, adjusts the cap to the outcome,
+// and hands free slots to the waiters.
+func (l *concurrencyLimit) release(start time.Time, outcome int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.inUse--
+	switch {
+	case outcome == sentCongested && start.After(l.loweredAt):
+		l.limit = max(1, l.limit/2)
+		l.loweredAt = time.Now()
+	case outcome == sentOK && l.limit < float64(l.max):
+		l.limit = min(float64(l.max), l.limit+1/l.limit)
+	}
+	for len(l.waiters) > 0 && l.inUse < l.allowed() {
+		close(l.waiters[0])
+		l.waiters = l.waiters[1:]
+		l.inUse++
+	}
+}
+
+// current returns the cap, for logs.
+func (l *concurrencyLimit) current() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.allowed()
+}
+
+// retryReport logs retries at debug, and at warn a count of them at most
+// every retryReportInterval, so that a flood of 429s does not flood the log.
+type retryReport struct {
+	// mu guards count and last.
+	mu    sync.Mutex
+	count int
+	last  time.Time
+}
+
+const retryReportInterval = 10 * time.Second
+
+// note counts one retry and logs the count at warn when it is due.
+func (r *retryReport) note(log *slog.Logger, status int, limit int) {
+	r.mu.Lock()
+	r.count++
+	now := time.Now()
+	if now.Sub(r.last) < retryReportInterval {
+		r.mu.Unlock()
+		return
+	}
+	count := r.count
+	r.count, r.last = 0, now
+	r.mu.Unlock()
+	log.Warn("retrying requests the service rejected; more retries are logged at debug", "status", status, "retries_since_last_report", count, "concurrency_limit", limit)
 }

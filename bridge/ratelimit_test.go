@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"strconv"
@@ -176,5 +177,62 @@ func TestParseEndpoint(t *testing.T) {
 		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 			t.Errorf("ParseEndpoint(%q) error = %v, want one mentioning %q", tt.raw, err, tt.wantErr)
 		}
+	}
+}
+
+func TestConcurrencyLimitAdapts(t *testing.T) {
+	l := newConcurrencyLimit(8)
+	var starts []time.Time
+	for range 8 {
+		start, err := l.acquire(t.Context())
+		if err != nil {
+			t.Fatalf("acquire() error = %v", err)
+		}
+		starts = append(starts, start)
+	}
+
+	// Rejections of requests sent before the limit was lowered lower it once.
+	time.Sleep(time.Millisecond)
+	for _, start := range starts[:4] {
+		l.release(start, sentCongested)
+	}
+	if got := l.current(); got != 4 {
+		t.Errorf("limit after a round of 429s = %d, want 4", got)
+	}
+
+	// A waiter gets no slot while the lowered limit is in use.
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := l.acquire(ctx); err == nil {
+		t.Errorf("acquire() with 4 of 4 slots in use succeeded, want it to wait")
+	}
+
+	// About one success per slot raises the limit by one.
+	for _, start := range starts[4:] {
+		l.release(start, sentOK)
+	}
+	if got := l.current(); got != 4 {
+		t.Errorf("limit after 4 successes at 4 = %d, want 4", got)
+	}
+	start, err := l.acquire(t.Context())
+	if err != nil {
+		t.Fatalf("acquire() error = %v", err)
+	}
+	l.release(start, sentOK)
+	if got := l.current(); got != 5 {
+		t.Errorf("limit after 5 successes at 4 = %d, want 5", got)
+	}
+
+	// The limit never drops below 1.
+	for range 10 {
+		start, err := l.acquire(t.Context())
+		if err != nil {
+			t.Fatalf("acquire() error = %v", err)
+		}
+		time.Sleep(time.Millisecond)
+		l.release(start, sentCongested)
+	}
+	if got := l.current(); got != 1 {
+		t.Errorf("limit after repeated 429s = %d, want 1", got)
 	}
 }

@@ -126,6 +126,10 @@ func (b *Bridge) forward(c *call) (relayResult, *callError) {
 		a.owner = c
 		c.setCurrent(a)
 		err := b.sendRequest(ctx, a, c.hdr.Method)
+		if errors.Is(err, errGateClosed) {
+			res.attempts--
+			continue
+		}
 		res.status = a.statusCode()
 		o := b.judge(ctx, c, a, err)
 
@@ -161,14 +165,14 @@ func (b *Bridge) forward(c *call) (relayResult, *callError) {
 				wait = max(wait, backoff(backoffs))
 			}
 			backoffs++
-			wait = max(wait, b.gate.remaining())
+			wait = spread(max(wait, b.gate.remaining()))
 			if !budget.spend(wait) {
-				if o.waitKnown {
-					o.err.setRetryAfter(wait)
-				}
+				// The error keeps the Retry-After the service sent, which
+				// judgeStatus recorded, rather than the bridge's backoff.
 				return res, o.err
 			}
-			b.log.Warn("retrying after the service refused the request", "method", c.hdr.Method, "id", string(c.hdr.ID), "status", res.status, "wait", wait, "attempt", res.attempts)
+			b.retries.note(b.log, res.status, b.limit.current())
+			b.log.Debug("retrying after the service rejected the request", "method", c.hdr.Method, "id", string(c.hdr.ID), "status", res.status, "wait", wait, "attempt", res.attempts)
 			if err := sleep(ctx, wait); err != nil {
 				return res, b.contextError(ctx, c, a)
 			}
@@ -193,6 +197,9 @@ func (b *Bridge) waitToSend(ctx context.Context, c *call, budget *budget) *callE
 		if !budget.spend(wait) {
 			return rateLimitedLocally(wait, "the service asked the bridge to wait")
 		}
+		if extra := spread(wait) - wait; budget.spend(extra) {
+			wait += extra
+		}
 		if err := sleep(ctx, wait); err != nil {
 			return b.contextError(ctx, c, nil)
 		}
@@ -214,19 +221,36 @@ func (b *Bridge) waitToSend(ctx context.Context, c *call, budget *budget) *callE
 	return nil
 }
 
-// sendRequest sends one attempt through mcp-go, holding a concurrency slot.
+// errGateClosed is returned by sendRequest, without sending, when the
+// Retry-After gate closed while the request waited for a slot.
+var errGateClosed = errors.New("the Retry-After gate closed before the request was sent")
+
+// sendRequest sends one attempt through mcp-go, holding a slot of the
+// concurrency limit, and adjusts the limit to the outcome.
 func (b *Bridge) sendRequest(ctx context.Context, a *attempt, method string) error {
-	select {
-	case b.slots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	start, err := b.limit.acquire(ctx)
+	if err != nil {
+		return err
 	}
-	defer func() { <-b.slots }()
-	_, err := b.up.SendRequest(withAttempt(ctx, a), transport.JSONRPCRequest{
+	if b.gate.remaining() > 0 {
+		// A 429 closed the gate while this request waited for its slot.
+		b.limit.release(start, sentOther)
+		return errGateClosed
+	}
+	_, err = b.up.SendRequest(withAttempt(ctx, a), transport.JSONRPCRequest{
 		JSONRPC: mcp.JSONRPC_VERSION,
 		ID:      mcp.NewRequestId(a.upID),
 		Method:  method,
 	})
+	outcome := sentOther
+	var se *HTTPStatusError
+	switch {
+	case err == nil:
+		outcome = sentOK
+	case errors.As(err, &se) && se.retryable():
+		outcome = sentCongested
+	}
+	b.limit.release(start, outcome)
 	return err
 }
 
@@ -337,6 +361,11 @@ func (b *Bridge) reinitialize(ctx context.Context, gen int64) *callError {
 	b.log.Info("the service ended the session (404); initializing a new one")
 	a := b.newAttempt(initMsg, hdr, "initialize")
 	err = b.sendRequest(ctx, a, "initialize")
+	for errors.Is(err, errGateClosed) {
+		if err = sleep(ctx, spread(b.gate.remaining())); err == nil {
+			err = b.sendRequest(ctx, a, "initialize")
+		}
+	}
 	o := b.judge(ctx, nil, a, err)
 	if o.err != nil {
 		if o.retry == retrySession {

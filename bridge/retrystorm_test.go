@@ -1,0 +1,88 @@
+package bridge_test
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/joai-ai/joai-mcp/mockserver"
+)
+
+// TestRetriesAfter429DoNotMultiplyLoad sends 100 tools/call at once to a
+// service that takes 16 at a time and answers each after 200 ms. The bound
+// on the requests the mock receives is about half of what a bridge that
+// keeps 64 in flight and retries them together sends (317 measured).
+func TestRetriesAfter429DoNotMultiplyLoad(t *testing.T) {
+	t.Parallel()
+	const calls = 100
+	srv := newMock(t, &mockserver.Options{
+		Limits: mockserver.Limits{Concurrent: 16},
+		Faults: []mockserver.Fault{{Method: "tools/call", Latency: 200 * time.Millisecond}},
+	})
+	opts := mockOptions(t, srv)
+	warnings := &lockedBuffer{}
+	opts.Logger = slog.New(slog.NewTextHandler(warnings, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	h := startBridge(t, opts)
+	h.initialize()
+
+	for i := range calls {
+		h.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"prompt_agent","arguments":{"message":"hi %d"}}}`, i+1, i))
+	}
+	answered := make(map[int64]bool)
+	deadline := time.Now().Add(60 * time.Second)
+	for len(answered) < calls && time.Now().Before(deadline) {
+		line := gjson.ParseBytes(h.recv())
+		id := line.Get("id").Int()
+		if answered[id] {
+			t.Fatalf("a second answer for id %d: %s", id, line.Raw)
+		}
+		answered[id] = true
+		if !line.Get("result").Exists() {
+			t.Errorf("tools/call %d = %.300s, want a result", id, line.Raw)
+		}
+	}
+	if len(answered) != calls {
+		t.Fatalf("%d of %d tools/call answered", len(answered), calls)
+	}
+
+	received, refused := 0, 0
+	for _, r := range requestsFor(srv, "tools/call") {
+		received++
+		if r.Status == 429 {
+			refused++
+		}
+	}
+	t.Logf("the mock received %d tools/call, %d of them refused with 429", received, refused)
+	if received >= 160 {
+		t.Errorf("the mock received %d tools/call for %d calls, want under 160", received, calls)
+	}
+	// The retries are logged at debug, with one warn line that counts them.
+	if n := strings.Count(warnings.String(), "retrying"); n != 1 {
+		t.Errorf("%d warn lines about retries for %d retries, want 1:\n%s", n, refused, warnings.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer that several goroutines may write.
+type lockedBuffer struct {
+	// mu guards buf.
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

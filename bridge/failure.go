@@ -96,9 +96,9 @@ func (e *callError) response(id []byte) []byte {
 }
 
 // serviceError returns the service's JSON-RPC error in a 4xx body, rebuilt
-// from the raw bytes of its code, message and data, or nil when the body is
-// not a JSON-RPC response whose error has an integer code and a string
-// message.
+// from the raw bytes of its code, message and data. It returns nil when the
+// body is not a JSON-RPC response whose error has an integer code and a
+// string message.
 func serviceError(body []byte) (object []byte, code int, message string) {
 	if !gjson.ValidBytes(body) {
 		return nil, 0, ""
@@ -389,11 +389,17 @@ func tlsReason(err error) string {
 	}
 }
 
-// shortError returns the last part of an error chain's text, redacted.
+// shortError returns the last part of an error chain's text, redacted, in
+// the bridge's words where mcp-go's text names its internals.
 func shortError(err error, secrets []string) string {
 	s := err.Error()
 	if i := strings.LastIndex(s, ": "); i >= 0 && i+2 < len(s) {
 		s = s[i+2:]
+	}
+	if s == "unexpected nil response" {
+		// mcp-go v1.2.1 returns this when the reply's event stream ends
+		// before the response arrived.
+		return "the reply's event stream ended before the response"
 	}
 	return truncate(redact.String(s, secrets...), 200)
 }

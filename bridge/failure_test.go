@@ -355,6 +355,9 @@ func TestConnectionLostNotResent(t *testing.T) {
 			if !strings.Contains(got.Get("error.message").Str, "not resent") {
 				t.Errorf("message = %q, want it to say the request was not resent", got.Get("error.message").Str)
 			}
+			if strings.Contains(got.Get("error.message").Str, "unexpected nil response") {
+				t.Errorf("message = %q, want what happened instead of mcp-go's internal error", got.Get("error.message").Str)
+			}
 			time.Sleep(100 * time.Millisecond)
 			waitFor(t, "the mock's log", func() bool { return len(requestsFor(srv, "tools/call")) >= 1 })
 			if n := len(requestsFor(srv, "tools/call")); n != 1 {

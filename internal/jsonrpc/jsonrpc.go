@@ -111,7 +111,8 @@ type Header struct {
 // Invalid JSON is rejected with CodeParseError. A batch (a JSON array) is
 // rejected with CodeInvalidRequest, because MCP 2025-06-18 removed batching.
 // Anything else that is not a request, notification or response is rejected
-// with CodeInvalidRequest too. The returned error is an *Error, and the
+// with CodeInvalidRequest too, as is a jsonrpc, id, method, params, result
+// or error member that appears twice. The returned error is an *Error, and the
 // header returned with it carries the id when one could be read.
 func Classify(msg []byte) (Header, error) {
 	trimmed := bytes.TrimLeft(msg, " \t\r\n")
@@ -128,8 +129,19 @@ func Classify(msg []byte) (Header, error) {
 	var h Header
 	var method []byte
 	var hasMethod, hasResult bool
+	// seen has a bit per member of the JSON-RPC object, so that a second
+	// "id" cannot silently replace the first. Other members are not checked.
+	var seen uint8
+	duplicate := ""
 	eachMember(msg, func(key []byte, start, end int) {
-		switch memberName(key) {
+		name := memberName(key)
+		if bit := memberBit(name); bit != 0 {
+			if seen&bit != 0 && duplicate == "" {
+				duplicate = name
+			}
+			seen |= bit
+		}
+		switch name {
 		case "id":
 			h.ID = bytes.Clone(msg[start:end])
 			h.IDOffset = start
@@ -143,6 +155,9 @@ func Classify(msg []byte) (Header, error) {
 		}
 	})
 
+	if duplicate != "" {
+		return Header{}, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("invalid request: the member %q appears more than once: send each member once", duplicate)}
+	}
 	if h.ID != nil {
 		if !validID(h.ID) {
 			return Header{}, &Error{Code: CodeInvalidRequest, Message: "invalid request: the id must be a string, a number or null"}
@@ -169,6 +184,26 @@ func Classify(msg []byte) (Header, error) {
 		return h, &Error{Code: CodeInvalidRequest, Message: "invalid request: the message has neither a method nor a result or error"}
 	}
 	return h, nil
+}
+
+// memberBit returns the bit of a JSON-RPC object member for Classify's
+// duplicate check, or 0 for another member.
+func memberBit(name string) uint8 {
+	switch name {
+	case "jsonrpc":
+		return 1
+	case "id":
+		return 2
+	case "method":
+		return 4
+	case "params":
+		return 8
+	case "result":
+		return 16
+	case "error":
+		return 32
+	}
+	return 0
 }
 
 // eachMember calls visit with the raw key and the value's byte range of

@@ -15,9 +15,11 @@ import (
 )
 
 // TestRetriesAfter429DoNotMultiplyLoad sends 100 tools/call at once to a
-// service that takes 16 at a time and answers each after 200 ms. The bound
-// on the requests the mock receives is about half of what a bridge that
-// keeps 64 in flight and retries them together sends (317 measured).
+// service that takes 16 at a time and replies to each after 200 ms. A bridge
+// that keeps 64 in flight and retries them together made 302 requests here.
+// The adaptive limit made 132 to 154 in nine runs, some under load. The
+// bound of 180 leaves a margin for the first burst, whose 64 requests go
+// out before the first 429 returns.
 func TestRetriesAfter429DoNotMultiplyLoad(t *testing.T) {
 	t.Parallel()
 	const calls = 100
@@ -59,8 +61,8 @@ func TestRetriesAfter429DoNotMultiplyLoad(t *testing.T) {
 		}
 	}
 	t.Logf("the mock received %d tools/call, %d of them refused with 429", received, refused)
-	if received >= 160 {
-		t.Errorf("the mock received %d tools/call for %d calls, want under 160", received, calls)
+	if received >= 180 {
+		t.Errorf("the mock received %d tools/call for %d calls, want under 180", received, calls)
 	}
 	// The retries are logged at debug, with one warn line that counts them.
 	if n := strings.Count(warnings.String(), "retrying"); n != 1 {

@@ -437,8 +437,17 @@ func (d demoteHandler) Enabled(ctx context.Context, l slog.Level) bool {
 
 func (d demoteHandler) Handle(ctx context.Context, r slog.Record) error {
 	r.Level -= 4
+	if r.Message == listenFailedMessage {
+		// mcp-go's wait is only part of it: the round tripper adds a
+		// backoff after repeated failures.
+		r.Message = "the GET event stream failed; reconnecting after a pause"
+	}
 	return d.h.Handle(ctx, r)
 }
+
+// listenFailedMessage is the message mcp-go v1.2.1 logs when its GET event
+// stream fails.
+const listenFailedMessage = "failed to listen to server. retry in 1 second"
 
 func (d demoteHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	return demoteHandler{d.h.WithAttrs(attrs)}

@@ -1,7 +1,9 @@
 package bridge_test
 
 import (
+	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,5 +29,20 @@ func TestRetryAfterPastDateReported(t *testing.T) {
 	}
 	if n := len(requestsFor(srv, "tools/list")); n < 2 {
 		t.Errorf("the mock received %d tools/list, want a prompt retry after a date in the past", n)
+	}
+}
+
+func TestListenFailureLoggedPlainly(t *testing.T) {
+	t.Parallel()
+	srv := newMock(t, &mockserver.Options{Faults: []mockserver.Fault{{HTTPMethod: "GET", Status: 500, Count: 1}}})
+	opts := mockOptions(t, srv)
+	logs := &lockedBuffer{}
+	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := startBridge(t, opts)
+	h.initialize()
+
+	waitFor(t, "the failed GET stream in the log", func() bool { return strings.Contains(logs.String(), "GET event stream failed") })
+	if strings.Contains(logs.String(), "failed to listen to server") {
+		t.Errorf("the log contains mcp-go's message about the GET stream:\n%s", logs.String())
 	}
 }

@@ -126,7 +126,10 @@ func IsLoopback(host string) bool {
 }
 
 // tokenCache keeps the token read from its source, so that a slow source is
-// asked once, and remembers every token it saw, for redaction.
+// asked once, and remembers every token it saw, for redaction. A read from
+// the source runs on a goroutine of its own and never under mu, because a
+// token command may run for its whole timeout, and every message written to
+// the host takes mu to redact the tokens seen.
 type tokenCache struct {
 	source TokenSource
 	// mu guards the fields below.
@@ -138,30 +141,120 @@ type tokenCache struct {
 	// the same tokens as byte slices.
 	all      []string
 	allBytes [][]byte
+	// fetch is the read from the source in progress, or nil.
+	fetch *tokenFetch
+}
+
+// tokenFetch is one read from the token source, shared by every request
+// that needs the token meanwhile.
+type tokenFetch struct {
+	// reload reports a read after a 401, through the source's Reload, of
+	// the rejected token used. It logs its outcome to log.
+	reload bool
+	used   string
+	log    *slog.Logger
+	done   chan struct{}
+	cancel context.CancelFunc
+	// waiters counts the requests waiting for the result. It is guarded by
+	// tokenCache.mu. When the last one gives up, the read is cancelled,
+	// which stops a token command and its process group.
+	waiters int
+	// token and err are the result, set before done is closed.
+	token string
+	err   error
 }
 
 // get returns the cached token, reading it from the source the first time.
+// It returns when ctx ends even if the source is still running.
 func (t *tokenCache) get(ctx context.Context) (string, error) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.token != "" {
-		return t.token, nil
+		tok := t.token
+		t.mu.Unlock()
+		return tok, nil
 	}
-	tok, err := t.source.Token(ctx)
-	if err != nil {
-		return "", err
-	}
-	t.setLocked(tok)
-	return tok, nil
+	f := t.joinLocked(ctx, nil)
+	t.mu.Unlock()
+	return t.wait(ctx, f)
 }
 
-// authHeader returns the Authorization header of the cached token, reading
-// the token from the source the first time. Every call returns the same
-// map until the token changes, so callers must not modify it.
-func (t *tokenCache) authHeader(ctx context.Context) (map[string]string, error) {
-	if _, err := t.get(ctx); err != nil {
-		return nil, err
+// joinLocked returns the read in progress, or starts one, and counts the
+// caller as one of its waiters. A new read is a reload of the current
+// token when reload is not nil, and logs there.
+func (t *tokenCache) joinLocked(ctx context.Context, reload *slog.Logger) *tokenFetch {
+	f := t.fetch
+	if f == nil {
+		// The read must not end with the request that started it, because
+		// other requests may be waiting for it too.
+		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		f = &tokenFetch{reload: reload != nil, used: t.token, log: reload, done: make(chan struct{}), cancel: cancel}
+		t.fetch = f
+		go t.read(fctx, f)
 	}
+	f.waiters++
+	return f
+}
+
+// read calls the source's Token, or Reload for a reload, and caches the
+// token it returns.
+func (t *tokenCache) read(ctx context.Context, f *tokenFetch) {
+	var tok string
+	var err error
+	if f.reload {
+		tok, err = t.source.Reload(ctx)
+	} else {
+		tok, err = t.source.Token(ctx)
+	}
+	f.cancel()
+	if f.reload {
+		switch {
+		case err != nil:
+			f.log.Warn("reloading the API token failed", "source", t.source.Describe(), "err", err)
+		case tok != f.used:
+			f.log.Info("the API token changed at its source", "source", t.source.Describe(), "token", redact.Token(tok))
+		}
+	}
+	t.mu.Lock()
+	if t.fetch == f {
+		t.fetch = nil
+		if err == nil {
+			t.setLocked(tok)
+		}
+	}
+	f.token, f.err = tok, err
+	t.mu.Unlock()
+	close(f.done)
+}
+
+// wait returns the result of f, or an error once ctx ends. The last waiter
+// to give up cancels f and waits for the source to stop, so that no token
+// command outlives the requests that needed it.
+func (t *tokenCache) wait(ctx context.Context, f *tokenFetch) (string, error) {
+	select {
+	case <-f.done:
+		return f.token, f.err
+	case <-ctx.Done():
+	}
+	t.mu.Lock()
+	f.waiters--
+	last := f.waiters == 0
+	if last && t.fetch == f {
+		t.fetch = nil // the next request starts a new read
+	}
+	t.mu.Unlock()
+	if last {
+		f.cancel()
+		<-f.done
+	}
+	return "", fmt.Errorf("%s did not supply the token before the request ended: %w", t.source.Describe(), context.Cause(ctx))
+}
+
+// authHeader returns the Authorization header of the cached token, or nil
+// when no token has been read yet. It never reads the source, because
+// mcp-go's header function drops errors. The round tripper reads the token
+// instead and reports a failure. Every call returns the same map until the
+// token changes, so callers must not modify it.
+func (t *tokenCache) authHeader(context.Context) (map[string]string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.header, nil
@@ -171,21 +264,17 @@ func (t *tokenCache) authHeader(ctx context.Context) (map[string]string, error) 
 // a different token is now in use, so that a retry is worthwhile.
 func (t *tokenCache) reload(ctx context.Context, used string, log *slog.Logger) bool {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.token != used {
-		return t.token != "" // another request already reloaded it
+		changed := t.token != ""
+		t.mu.Unlock()
+		return changed // another request already reloaded it
 	}
-	tok, err := t.source.Reload(ctx)
-	if err != nil {
-		log.Warn("reloading the API token failed", "source", t.source.Describe(), "err", err)
-		return false
-	}
-	if tok == used {
-		return false
-	}
-	t.setLocked(tok)
-	log.Info("the API token changed at its source", "source", t.source.Describe(), "token", redact.Token(tok))
-	return true
+	f := t.joinLocked(ctx, log)
+	t.mu.Unlock()
+	// The read logs its own failure, and an error here otherwise only
+	// means that the request ended first.
+	tok, err := t.wait(ctx, f)
+	return err == nil && tok != used
 }
 
 func (t *tokenCache) setLocked(tok string) {

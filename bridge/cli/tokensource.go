@@ -36,6 +36,9 @@ func (s *storedToken) Token(context.Context) (string, error)  { return "", errSt
 func (s *storedToken) Reload(context.Context) (string, error) { return "", errStoredTokenUnset }
 func (s *storedToken) Describe() string                       { return "the keychain, then the fallback token file" }
 
+// tokenCommandTimeout bounds one run of --token-command. Tests shorten it.
+var tokenCommandTimeout = credentials.DefaultCommandTimeout
+
 // tokenCommandHook defines --token-command and puts the token source into
 // a chain once the flags are parsed.
 func tokenCommandHook(fs *flag.FlagSet) optionApply {
@@ -54,7 +57,7 @@ func applyTokenChain(ctx context.Context, command string, opts *bridge.Options, 
 		if _, ok := src.(bridge.FileToken); ok {
 			return nil, errors.New("--token-file and --token-command both name a token source: keep one")
 		}
-		cs, err := credentials.NewCommandSource(&credentials.CommandOptions{Command: command, Stderr: &logWriter{logger: logger}})
+		cs, err := credentials.NewCommandSource(&credentials.CommandOptions{Command: command, Timeout: tokenCommandTimeout, Stderr: &logWriter{logger: logger}})
 		if err != nil {
 			return nil, err
 		}

@@ -2,15 +2,20 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/tidwall/gjson"
 )
 
 // bridgeSession runs Main in bridge mode with the harness's environment and
@@ -142,4 +147,250 @@ func TestBridgeRejectsMalformedEnvToken(t *testing.T) {
 	if !strings.Contains(reply, "quote character") || strings.Contains(reply, h.info.Token) {
 		t.Errorf("initialize with a quoted token = %s, want an error naming the quotes", reply)
 	}
+}
+
+// syncBuffer is a strings.Builder that is safe for concurrent use, for the
+// log of a bridge that is still running.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// hangingBridge is a bridge in bridge mode whose --token-command never
+// prints a token. Each run of the command starts a grandchild, sleep, and
+// appends its process id to pidFile.
+type hangingBridge struct {
+	stdin   io.WriteCloser
+	stderr  *syncBuffer
+	replies chan string
+	// code is Main's exit status, set before done is closed.
+	code    int
+	done    chan struct{}
+	cancel  context.CancelFunc
+	pidFile string
+}
+
+// startHangingBridge runs Main with a token command that sleeps for 100
+// seconds.
+func startHangingBridge(t *testing.T, h *harness) *hangingBridge {
+	t.Helper()
+	hb := &hangingBridge{
+		stderr:  &syncBuffer{},
+		replies: make(chan string, 16),
+		done:    make(chan struct{}),
+		pidFile: filepath.Join(h.home, "sleep.pid"),
+	}
+	env := map[string]string{"JOAI_KEYCHAIN": "off", "JOAI_BASE_URL": h.mock.URL}
+	for k, v := range h.env {
+		env[k] = v
+	}
+	command := "sleep 100 & echo $! >> " + hb.pidFile + "; wait"
+	stdinR, stdinW := io.Pipe()
+	stdoutR, stdoutW := io.Pipe()
+	hb.stdin = stdinW
+	ctx, cancel := context.WithCancel(t.Context())
+	hb.cancel = cancel
+	go func() {
+		defer close(hb.done)
+		hb.code = Main(ctx, []string{"--agent", h.info.AgentUUID, "--token-command", command}, func(k string) string { return env[k] }, stdinR, stdoutW, hb.stderr)
+		stdoutW.Close()
+	}()
+	go func() {
+		sc := bufio.NewScanner(stdoutR)
+		for sc.Scan() {
+			hb.replies <- sc.Text()
+		}
+		close(hb.replies)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		stdinW.Close()
+		select {
+		case <-hb.done:
+		case <-time.After(20 * time.Second):
+			t.Errorf("Main did not return; stderr:\n%s", hb.stderr.String())
+		}
+		if pid := hb.sleepPID(); pid > 0 {
+			if p, err := os.FindProcess(pid); err == nil {
+				p.Kill()
+			}
+		}
+	})
+	return hb
+}
+
+// send writes line to the bridge's stdin.
+func (hb *hangingBridge) send(t *testing.T, line string) {
+	t.Helper()
+	if _, err := io.WriteString(hb.stdin, line+"\n"); err != nil {
+		t.Fatalf("writing to the bridge: %v", err)
+	}
+}
+
+// waitForRun waits until the token command has run n times.
+func (hb *hangingBridge) waitForRun(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for hb.runCount() < n || hb.sleepPID() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the token command ran %d times, want %d; stderr:\n%s", hb.runCount(), n, hb.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (hb *hangingBridge) runCount() int {
+	b, _ := os.ReadFile(hb.pidFile)
+	return strings.Count(string(b), "\n")
+}
+
+// sleepPID returns the process id of the last run's sleep, or 0.
+func (hb *hangingBridge) sleepPID() int {
+	b, _ := os.ReadFile(hb.pidFile)
+	lines := strings.Fields(string(b))
+	if len(lines) == 0 {
+		return 0
+	}
+	pid, _ := strconv.Atoi(lines[len(lines)-1])
+	return pid
+}
+
+// readReplies reads n replies, or fails after a generous deadline.
+func (hb *hangingBridge) readReplies(t *testing.T, n int) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	timeout := time.After(20 * time.Second)
+	for len(got) < n {
+		select {
+		case line, ok := <-hb.replies:
+			if !ok {
+				t.Fatalf("stdout closed after %d of %d replies %v; stderr:\n%s", len(got), n, got, hb.stderr.String())
+			}
+			got[gjson.Get(line, "id").Raw] = line
+		case <-timeout:
+			t.Fatalf("got %d of %d replies %v; stderr:\n%s", len(got), n, got, hb.stderr.String())
+		}
+	}
+	return got
+}
+
+// waitExit waits for Main to return, and checks that stdout then ends
+// without another reply.
+func (hb *hangingBridge) waitExit(t *testing.T, within time.Duration) {
+	t.Helper()
+	select {
+	case <-hb.done:
+		if hb.code != 0 {
+			t.Errorf("Main = %d, want 0; stderr:\n%s", hb.code, hb.stderr.String())
+		}
+	case <-time.After(within):
+		t.Fatalf("Main did not return within %v of the stop; stderr:\n%s", within, hb.stderr.String())
+	}
+	for line := range hb.replies {
+		t.Errorf("extra reply after the stop: %s", line)
+	}
+}
+
+// assertSleepStopped fails if the token command's grandchild still runs.
+// A process that was killed but not yet reaped, because the test's process
+// 1 does not reap orphans, counts as stopped.
+func assertSleepStopped(t *testing.T, pid int) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		return // the check reads /proc
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return // gone
+	}
+	// The state follows the command name in parentheses.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) > 0 && fields[0] != "Z" && fields[0] != "X" {
+		t.Errorf("the token command's child %d is still running (state %s) after the bridge exited", pid, fields[0])
+	}
+}
+
+func TestBridgeHangingTokenCommand(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the token command is POSIX shell")
+	}
+	listLine := func(id int) string {
+		return `{"jsonrpc":"2.0","id":` + strconv.Itoa(id) + `,"method":"tools/list"}`
+	}
+	stops := []struct {
+		name string
+		stop func(hb *hangingBridge)
+	}{
+		{name: "stdin-eof", stop: func(hb *hangingBridge) { hb.stdin.Close() }},
+		// Main's context is the one SIGTERM and SIGINT cancel.
+		{name: "signal", stop: func(hb *hangingBridge) { hb.cancel() }},
+	}
+	for _, tt := range stops {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			hb := startHangingBridge(t, h)
+			hb.send(t, listLine(1))
+			hb.waitForRun(t, 1)
+			hb.send(t, listLine(2))
+			tt.stop(hb)
+
+			got := hb.readReplies(t, 2)
+			for _, id := range []string{"1", "2"} {
+				if code := gjson.Get(got[id], "error.code").Int(); code != -32060 {
+					t.Errorf("reply to id %s = %s, want error -32060", id, got[id])
+				}
+			}
+			// The bridge stops within 2 seconds; 10 leaves room for a
+			// loaded machine.
+			hb.waitExit(t, 10*time.Second)
+			assertSleepStopped(t, hb.sleepPID())
+			if n := hb.runCount(); n != 1 {
+				t.Errorf("the token command ran %d times, want 1", n)
+			}
+		})
+	}
+
+	t.Run("timeout", func(t *testing.T) {
+		old := tokenCommandTimeout
+		tokenCommandTimeout = time.Second
+		t.Cleanup(func() { tokenCommandTimeout = old })
+		h := newHarness(t)
+		hb := startHangingBridge(t, h)
+		hb.send(t, listLine(1))
+		hb.waitForRun(t, 1)
+		pid := hb.sleepPID()
+		hb.send(t, listLine(2))
+
+		got := hb.readReplies(t, 2)
+		for _, id := range []string{"1", "2"} {
+			reply := got[id]
+			if code := gjson.Get(reply, "error.code").Int(); code != -32020 {
+				t.Errorf("reply to id %s = %s, want error -32020", id, reply)
+			}
+			if msg := gjson.Get(reply, "error.message").Str; !strings.Contains(msg, "--token-command (sleep)") || !strings.Contains(msg, "timed out after 1s") {
+				t.Errorf("reply to id %s has message %q, want it to name the command and the timeout", id, msg)
+			}
+		}
+		if n := hb.runCount(); n != 1 {
+			t.Errorf("the token command ran %d times for two requests, want 1", n)
+		}
+		if log := hb.stderr.String(); !strings.Contains(log, "timed out after 1s") {
+			t.Errorf("the log does not report the timeout:\n%s", log)
+		}
+		assertSleepStopped(t, pid)
+		hb.stdin.Close()
+		hb.waitExit(t, 10*time.Second)
+	})
 }

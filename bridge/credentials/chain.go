@@ -25,9 +25,14 @@ type Source interface {
 // has a token. Every token it returns has passed [Check]. It remembers the
 // token and the source it came from: Token returns the remembered token
 // until Reload reads that same source again. A Chain is safe for concurrent
-// use.
+// use: one call at a time reads the sources, and Describe and Current
+// never wait for a source that is still running, such as a token command.
 type Chain struct {
 	sources []Source
+
+	// reading holds one token while a call reads the sources, so that a
+	// waiting call can give up when its context ends.
+	reading chan struct{}
 
 	// mu guards current and token.
 	mu      sync.Mutex
@@ -41,18 +46,49 @@ func NewChain(sources ...Source) *Chain {
 	if len(sources) == 0 {
 		panic("credentials: NewChain needs at least one source")
 	}
-	return &Chain{sources: sources}
+	return &Chain{sources: sources, reading: make(chan struct{}, 1)}
 }
 
 // Token returns the remembered token, or finds one through the sources. When
 // none has a token, the error wraps [ErrNotFound] and lists what was tried.
 func (c *Chain) Token(ctx context.Context) (string, error) {
+	if tok, ok := c.remembered(); ok {
+		return tok, nil
+	}
+	if err := c.startReading(ctx); err != nil {
+		return "", err
+	}
+	defer c.stopReading()
+	if tok, ok := c.remembered(); ok {
+		return tok, nil // found by the call that read before this one
+	}
+	return c.find(ctx)
+}
+
+// remembered returns the remembered token, if there is one.
+func (c *Chain) remembered() (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.current != nil {
-		return c.token, nil
+	return c.token, c.current != nil
+}
+
+// startReading waits until no other call reads the sources, or ctx ends.
+func (c *Chain) startReading(ctx context.Context) error {
+	select {
+	case c.reading <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return c.findLocked(ctx)
+}
+
+func (c *Chain) stopReading() { <-c.reading }
+
+// remember records tok and its source s; a nil s forgets the token.
+func (c *Chain) remember(s Source, tok string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.current, c.token = s, tok
 }
 
 // Reload reads the source of the remembered token again, because the
@@ -61,23 +97,26 @@ func (c *Chain) Token(ctx context.Context) (string, error) {
 // The token returned may be the same as before; the caller decides whether
 // a retry with it is worthwhile.
 func (c *Chain) Reload(ctx context.Context) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.current == nil {
-		return c.findLocked(ctx)
+	if err := c.startReading(ctx); err != nil {
+		return "", err
 	}
-	tok, err := c.current.Reload(ctx)
+	defer c.stopReading()
+	current := c.Current()
+	if current == nil {
+		return c.find(ctx)
+	}
+	tok, err := current.Reload(ctx)
 	if errors.Is(err, ErrNotFound) {
-		c.current, c.token = nil, ""
-		return c.findLocked(ctx)
+		c.remember(nil, "")
+		return c.find(ctx)
 	}
 	if err != nil {
 		return "", err
 	}
-	if err := checkFrom(c.current, tok); err != nil {
+	if err := checkFrom(current, tok); err != nil {
 		return "", err
 	}
-	c.token = tok
+	c.remember(current, tok)
 	return tok, nil
 }
 
@@ -89,7 +128,7 @@ func (c *Chain) Describe() string {
 	if c.current != nil {
 		return c.current.Describe()
 	}
-	return c.listLocked()
+	return c.list()
 }
 
 // Current returns the source of the remembered token, or nil when no token
@@ -105,7 +144,8 @@ func (c *Chain) Sources() []Source {
 	return append([]Source(nil), c.sources...)
 }
 
-func (c *Chain) findLocked(ctx context.Context) (string, error) {
+// find walks the sources in order; the caller holds c.reading.
+func (c *Chain) find(ctx context.Context) (string, error) {
 	for _, s := range c.sources {
 		tok, err := s.Token(ctx)
 		if errors.Is(err, ErrNotFound) {
@@ -117,13 +157,14 @@ func (c *Chain) findLocked(ctx context.Context) (string, error) {
 		if err := checkFrom(s, tok); err != nil {
 			return "", err
 		}
-		c.current, c.token = s, tok
+		c.remember(s, tok)
 		return tok, nil
 	}
-	return "", fmt.Errorf("%w: looked in %s; run joai-bridge login --agent UUID, or set JOAI_API_TOKEN", ErrNotFound, c.listLocked())
+	return "", fmt.Errorf("%w: looked in %s; run joai-bridge login --agent UUID, or set JOAI_API_TOKEN", ErrNotFound, c.list())
 }
 
-func (c *Chain) listLocked() string {
+// list names the sources in the order they are tried.
+func (c *Chain) list() string {
 	names := make([]string, len(c.sources))
 	for i, s := range c.sources {
 		names[i] = s.Describe()

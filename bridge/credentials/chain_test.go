@@ -1,6 +1,7 @@
 package credentials
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strings"
@@ -148,5 +149,61 @@ func TestKeychainSourceUnavailableMovesOn(t *testing.T) {
 	}
 	if got := c.Describe(); got != "the file "+s.FallbackPath() {
 		t.Errorf("Describe() = %q, want the fallback file", got)
+	}
+}
+
+// blockingSource is a Source whose Token waits until release is closed or
+// its context ends, like a token command that waits for an unlock.
+type blockingSource struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (s *blockingSource) Token(ctx context.Context) (string, error) {
+	close(s.started)
+	select {
+	case <-s.release:
+		return goodToken, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+func (s *blockingSource) Reload(ctx context.Context) (string, error) { return s.Token(ctx) }
+
+func (s *blockingSource) Describe() string { return "--token-command (unlock)" }
+
+func TestChainDoesNotWaitForRunningSource(t *testing.T) {
+	src := &blockingSource{started: make(chan struct{}), release: make(chan struct{})}
+	c := NewChain(src)
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.Token(t.Context())
+		first <- err
+	}()
+	<-src.started
+
+	// Describe and Current return at once while the first Token runs.
+	if got := c.Describe(); got != "--token-command (unlock)" {
+		t.Errorf("Describe() = %q while the source runs, want the source's name", got)
+	}
+	if got := c.Current(); got != nil {
+		t.Errorf("Current() = %v while the source runs, want nil", got)
+	}
+
+	// A second Token gives up when its context ends.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := c.Token(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Token(cancelled context) = %v while another call reads, want context.Canceled", err)
+	}
+
+	close(src.release)
+	if err := <-first; err != nil {
+		t.Fatalf("first Token() = %v", err)
+	}
+	tok, err := c.Token(t.Context())
+	if err != nil || tok != goodToken {
+		t.Errorf("Token() after the read = %s, %v; want the source's token", redactTok(tok), err)
 	}
 }

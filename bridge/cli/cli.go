@@ -19,7 +19,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"regexp"
 	"runtime/debug"
 	"sort"
 	"strconv"
@@ -237,6 +236,9 @@ func buildOptions(ctx context.Context, cfg config, env func(string) string, logg
 		if cfg.url != "" {
 			return fail(errors.New("--mock and --url cannot be combined: --mock relays to an embedded mock server"))
 		}
+		if err := CheckAgentUUID(agent); err != nil {
+			return fail(err)
+		}
 		opts.URL = srv.AgentURL(agent)
 		opts.Token = bridge.StaticToken{Value: info.Token, Source: "the embedded mock's token"}
 		logger.Info("started the embedded mock server", "url", srv.URL, "agent", agent)
@@ -265,9 +267,6 @@ func buildOptions(ctx context.Context, cfg config, env func(string) string, logg
 	return opts, cleanup, nil
 }
 
-// agentPattern is the form of an agent id accepted in a URL path segment.
-var agentPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-
 // endpointURL returns the endpoint from --url, or from the agent and
 // JOAI_BASE_URL.
 func endpointURL(cfg config, env func(string) string) (string, error) {
@@ -281,8 +280,8 @@ func endpointURL(cfg config, env func(string) string) (string, error) {
 	if agent == "" {
 		return "", errors.New("no agent: pass --agent UUID or set JOAI_AGENT_UUID (or pass --url URL, or --mock to try the bridge without an account)")
 	}
-	if !agentPattern.MatchString(agent) {
-		return "", fmt.Errorf("invalid agent UUID %q: copy it from the agent's settings, for example 9b2f6c1e-4d7a-4e3b-8c15-2a6f0d9e7b41", agent)
+	if err := CheckAgentUUID(agent); err != nil {
+		return "", err
 	}
 	base := cmp.Or(strings.TrimSpace(env("JOAI_BASE_URL")), DefaultBaseURL)
 	u, err := url.Parse(base)

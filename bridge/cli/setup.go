@@ -123,7 +123,7 @@ func targetFlags(fs *flag.FlagSet, inv *invocation) func() (*target, error) {
 			t.agent = inv.loadSettings().Agents[t.baseURL]
 		}
 		if t.agent != "" {
-			if err := checkAgentUUID(t.agent); err != nil {
+			if err := CheckAgentUUID(t.agent); err != nil {
 				return nil, err
 			}
 		}
@@ -148,9 +148,11 @@ func checkBaseURL(raw, name string, fromMockURL bool) (string, error) {
 	return strings.TrimRight(raw, "/"), nil
 }
 
-// checkAgentUUID rejects a value that is not a UUID, which is the form of
-// every agent's identifier in the agent endpoint's path.
-func checkAgentUUID(s string) error {
+// CheckAgentUUID returns an error naming s unless s is a UUID in the
+// 8-4-4-4-12 hexadecimal form, which is the form of every agent's
+// identifier in the agent endpoint's path. Every program of this module
+// that takes --agent checks it with this function.
+func CheckAgentUUID(s string) error {
 	const hex = "0123456789abcdefABCDEF"
 	ok := len(s) == 36
 	for i := 0; ok && i < len(s); i++ {

@@ -566,6 +566,14 @@ func checkConfig(fs *flag.FlagSet, cfg *config) error {
 		if cfg.mode == "record" && cfg.out == "" {
 			return errors.New("no output directory: pass --out DIR for the golden files")
 		}
+		for _, agent := range []struct{ flag, value string }{{"--agent", cfg.agent}, {"--other-agent", cfg.otherAgent}} {
+			if agent.value == "" {
+				continue
+			}
+			if err := cli.CheckAgentUUID(agent.value); err != nil {
+				return fmt.Errorf("invalid %s: %w", agent.flag, err)
+			}
+		}
 	case "stdio":
 		if len(cfg.command) == 0 {
 			return errors.New("no bridge command: give it after --, such as: joai-conformance stdio -- joai-bridge --url {{agent_url}}")

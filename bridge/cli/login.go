@@ -63,6 +63,11 @@ func runLogin(inv *invocation) int {
 		return exitUsage
 	}
 
+	if t.agentFromLastLogin {
+		// The new token may belong to another team, whose agents only
+		// discovery knows.
+		t.agent = ""
+	}
 	if t.agent == "" {
 		agent, err := pickAgent(ctx, inv, client, t, tok)
 		if err != nil {

@@ -169,3 +169,18 @@ func (k *fakeKeyring) Delete(service, account string) error {
 	delete(k.secrets, service+" "+account)
 	return nil
 }
+
+func TestLoginWithoutAgentAsksDiscovery(t *testing.T) {
+	h := newHarness(t)
+	h.login() // Ada's agent becomes the default for the mock's URL
+
+	// The other team's token opens only its own agent, which discovery
+	// returns; the stored default would fail the quick test with 404.
+	stdout, _ := h.mustRun(exitOK, h.info.OtherTeamToken+"\n", "login", "--mock-url", h.mock.URL)
+	if want := "Using the team's only agent"; !strings.Contains(stdout, want) || !strings.Contains(stdout, h.info.OtherAgentUUID) {
+		t.Errorf("login output = %q, want %q and agent %s", stdout, want, h.info.OtherAgentUUID)
+	}
+	if want := "Agent " + h.info.OtherAgentUUID + " is now the default"; !strings.Contains(stdout, want) {
+		t.Errorf("login output = %q, want %q", stdout, want)
+	}
+}

@@ -78,6 +78,9 @@ type target struct {
 	baseURL string // the agent endpoint's base, such as https://cortex.joai.ai
 	apiURL  string // the API's base, such as https://api.joai.ai
 	agent   string // the agent UUID, or empty when unknown
+	// agentFromLastLogin reports that agent is the default that the last
+	// login stored, because neither --agent nor JOAI_AGENT_UUID was given.
+	agentFromLastLogin bool
 
 	tokenFile    string
 	tokenCommand string
@@ -121,6 +124,7 @@ func targetFlags(fs *flag.FlagSet, inv *invocation) func() (*target, error) {
 		}
 		if t.agent == "" {
 			t.agent = inv.loadSettings().Agents[t.baseURL]
+			t.agentFromLastLogin = t.agent != ""
 		}
 		if t.agent != "" {
 			if err := CheckAgentUUID(t.agent); err != nil {

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -173,5 +175,36 @@ func TestTokenRotationAfter401(t *testing.T) {
 	}
 	if n := len(h.mock.Requests()); n != 1 {
 		t.Errorf("%d requests sent with an unchanged token, want 1", n)
+	}
+}
+
+func TestCallErrorHints(t *testing.T) {
+	const networkHint = "that this machine can reach it"
+	h := newHarness(t)
+	h.login()
+
+	// The service answered these with JSON-RPC errors, so the network is
+	// not the problem.
+	_, stderr := h.mustRun(exitFailed, "", "call", "--mock-url", h.mock.URL, "prompt_agent")
+	if !strings.Contains(stderr, "-32602") || strings.Contains(stderr, networkHint) {
+		t.Errorf("call without the required argument: stderr = %q, want -32602 without the network hint", stderr)
+	}
+	_, stderr = h.mustRun(exitFailed, "", "read", "--mock-url", h.mock.URL, "nope")
+	if !strings.Contains(stderr, "-32002") || strings.Contains(stderr, networkHint) {
+		t.Errorf("read of an unknown resource: stderr = %q, want -32002 without the network hint", stderr)
+	}
+
+	// A server that drops every connection is a transport failure.
+	drop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	t.Cleanup(drop.Close)
+	h.env["JOAI_API_TOKEN"] = h.info.Token
+	_, stderr = h.mustRun(exitFailed, "", "call", "--mock-url", drop.URL, "--agent", h.info.AgentUUID, "prompt_agent", "message=hi")
+	if !strings.Contains(stderr, networkHint) {
+		t.Errorf("call to a server that drops the connection: stderr = %q, want the network hint", stderr)
 	}
 }

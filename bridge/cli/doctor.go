@@ -364,6 +364,9 @@ func diagnose(err error, t *target) (problem, fix string) {
 	var hostErr x509.HostnameError
 	var certErr x509.CertificateInvalidError
 	var recordErr tls.RecordHeaderError
+	var rpcErr *rpcError
+	var urlErr *url.Error
+	var netErr net.Error
 	switch {
 	case errors.As(err, &dnsErr):
 		return "the host name " + dnsErr.Name + " does not resolve: " + dnsErr.Err, "verify the API endpoint URL is correct (JOAI_BASE_URL or --mock-url, now " + t.baseURL + ") and that this machine's DNS works"
@@ -379,14 +382,24 @@ func diagnose(err error, t *target) (problem, fix string) {
 		return "the server did not answer with TLS", "use http:// for a local mock, or verify the API endpoint URL (now " + t.baseURL + ")"
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return "timed out: " + problem, "the service or the network is slow or blocked: check your connection and HTTPS_PROXY, then try again"
+	case errors.As(err, &rpcErr):
+		// The service processed the request, and its error message states the
+		// problem.
+		return problem, ""
+	case errors.As(err, &urlErr) || errors.As(err, &netErr):
+		return problem, "verify the API endpoint URL is correct (now " + t.baseURL + ") and that this machine can reach it"
 	}
-	return problem, "verify the API endpoint URL is correct (now " + t.baseURL + ") and that this machine can reach it"
+	// The service replied, but not with a JSON-RPC message.
+	return problem, "verify the API endpoint URL is correct (now " + t.baseURL + ")"
 }
 
-// explain returns an error and its fix on one line, for the subcommands
-// other than doctor.
+// explain returns an error and its fix, if any, on one line, for the
+// subcommands other than doctor.
 func explain(err error, t *target) string {
 	problem, fix := diagnose(err, t)
+	if fix == "" {
+		return problem
+	}
 	return problem + "; " + fix
 }
 

@@ -394,3 +394,29 @@ func TestBridgeHangingTokenCommand(t *testing.T) {
 		hb.waitExit(t, 10*time.Second)
 	})
 }
+
+func TestBridgeTokenCommandFailure(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the token command is POSIX shell")
+	}
+	h := newHarness(t)
+	env := map[string]string{"JOAI_KEYCHAIN": "off", "JOAI_BASE_URL": h.mock.URL}
+	for k, v := range h.env {
+		env[k] = v
+	}
+	var stdout, stderr bytes.Buffer
+	args := []string{"--agent", h.info.AgentUUID, "--token-command", "echo vault locked >&2; exit 3"}
+	if code := Main(t.Context(), args, func(k string) string { return env[k] }, strings.NewReader(toolsListLine(1)+"\n"), &stdout, &stderr); code != 0 {
+		t.Fatalf("Main = %d, want 0; stderr:\n%s", code, stderr.String())
+	}
+
+	// The host sees only the error, so the error carries the command's
+	// standard error, and the log has it once, in the failed request.
+	msg := gjson.Get(stdout.String(), "error.message").Str
+	if want := "--token-command (echo) exited with status 3; its standard error: vault locked"; !strings.Contains(msg, want) {
+		t.Errorf("error message = %q, want it to contain %q", msg, want)
+	}
+	if n := strings.Count(stderr.String(), "vault locked"); n != 1 {
+		t.Errorf("the log has the command's standard error %d times, want 1:\n%s", n, stderr.String())
+	}
+}

@@ -30,7 +30,8 @@ type CommandOptions struct {
 	// Timeout bounds one run. Zero means [DefaultCommandTimeout].
 	Timeout time.Duration
 	// Stderr receives the command's standard error after it exits, with the
-	// token it printed redacted. Nil discards it.
+	// token it printed redacted, unless the run failed and the error
+	// returned contains the whole standard error. Nil discards it.
 	Stderr io.Writer
 	// Env is the command's environment. Nil means the bridge's own.
 	Env []string
@@ -87,20 +88,29 @@ func (s *CommandSource) Token(ctx context.Context) (string, error) {
 
 	runErr := cmd.Run()
 	tok := strings.TrimSpace(stdout.String())
-	s.copyStderr(stderr.Bytes(), tok)
+	secrets := stderrSecrets(tok)
+
+	// The error of a failed run contains the standard error, because the
+	// bridge sends the host only the error, and logs it too.
+	var exit *exec.ExitError
+	failed := ctx.Err() != nil || (runErr != nil && !errors.Is(runErr, exec.ErrWaitDelay) && errors.As(runErr, &exit))
+	output := ""
+	if failed {
+		output = s.stderrSummary(stderr, secrets)
+	} else {
+		s.copyStderr(stderr.Bytes(), secrets)
+	}
 
 	switch {
 	case ctx.Err() == context.DeadlineExceeded:
-		return "", fmt.Errorf("%s timed out after %v: it may be waiting for input, which it cannot get because its standard input is the null device", s.Describe(), s.opts.Timeout)
+		return "", fmt.Errorf("%s timed out after %v: it may be waiting for input, which it cannot get because its standard input is the null device%s", s.Describe(), s.opts.Timeout, output)
 	case ctx.Err() != nil:
-		return "", fmt.Errorf("running %s: %w", s.Describe(), ctx.Err())
+		return "", fmt.Errorf("running %s: %w%s", s.Describe(), ctx.Err(), output)
 	case runErr != nil && errors.Is(runErr, exec.ErrWaitDelay):
 		// The command exited, but a child it started kept the output open.
+	case exit != nil:
+		return "", fmt.Errorf("%s exited with status %d%s", s.Describe(), exit.ExitCode(), output)
 	case runErr != nil:
-		var exit *exec.ExitError
-		if errors.As(runErr, &exit) {
-			return "", fmt.Errorf("%s exited with status %d: its standard error, if any, is shown above", s.Describe(), exit.ExitCode())
-		}
 		return "", fmt.Errorf("running %s: %w", s.Describe(), runErr)
 	}
 	if stdout.truncated {
@@ -123,18 +133,46 @@ func (s *CommandSource) Reload(ctx context.Context) (string, error) {
 	return s.Token(ctx)
 }
 
-// copyStderr writes the command's standard error to the configured writer
-// with tok, and each of its lines, redacted.
-func (s *CommandSource) copyStderr(b []byte, tok string) {
-	if len(b) == 0 {
-		return
-	}
+// maxStderrSummary bounds the standard error quoted in the error of a
+// failed run, in bytes.
+const maxStderrSummary = 400
+
+// stderrSecrets returns what to redact from the standard error: the
+// command's output, and each of its lines.
+func stderrSecrets(tok string) []string {
 	secrets := []string{tok}
 	for line := range strings.SplitSeq(tok, "\n") {
 		// A short line is more likely ordinary text than a secret.
 		if line = strings.TrimSpace(line); len(line) >= minTokenLength {
 			secrets = append(secrets, line)
 		}
+	}
+	return secrets
+}
+
+// stderrSummary returns the redacted standard error of a failed run, as
+// the end of its error message. When the standard error is too long to
+// quote whole, it quotes the end and copies the whole to the configured
+// writer.
+func (s *CommandSource) stderrSummary(stderr *cappedBuffer, secrets []string) string {
+	text := strings.TrimSpace(string(redact.Bytes(stderr.Bytes(), secrets...)))
+	if text == "" {
+		return "; its standard error is empty"
+	}
+	text = strings.Join(strings.Fields(strings.ReplaceAll(text, "\n", " | ")), " ")
+	if len(text) <= maxStderrSummary && !stderr.truncated {
+		return "; its standard error: " + text
+	}
+	s.copyStderr(stderr.Bytes(), secrets)
+	end := text[max(len(text)-maxStderrSummary, 0):]
+	return "; its standard error ends (the whole of it is in the log): …" + strings.ToValidUTF8(end, "")
+}
+
+// copyStderr writes the command's standard error to the configured writer
+// with the secrets redacted.
+func (s *CommandSource) copyStderr(b []byte, secrets []string) {
+	if len(b) == 0 {
+		return
 	}
 	b = redact.Bytes(b, secrets...)
 	if !bytes.HasSuffix(b, []byte("\n")) {

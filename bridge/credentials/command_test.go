@@ -107,3 +107,32 @@ func TestNewCommandSourceRejectsEmpty(t *testing.T) {
 		t.Errorf("an empty command must not read as a missing token")
 	}
 }
+
+func TestCommandSourceFailureQuotesStderr(t *testing.T) {
+	long := strings.Repeat("x", 500)
+	tests := []struct {
+		name, command string
+		// want is the end of the error, and copied whether the standard
+		// error also went to the Stderr writer.
+		want   string
+		copied bool
+	}{
+		{"one-line", "echo vault locked >&2; exit 3", "exited with status 3; its standard error: vault locked", false},
+		{"two-lines", "echo vault locked >&2; echo run op signin >&2; exit 1", "its standard error: vault locked | run op signin", false},
+		{"empty", "exit 2", "exited with status 2; its standard error is empty", false},
+		{"token-redacted", "echo " + goodToken + "; echo 'rejected " + goodToken + "' >&2; exit 1", "its standard error: rejected " + redactTok(goodToken), false},
+		{"too-long", "echo start >&2; echo " + long + " >&2; exit 1", "its standard error ends (the whole of it is in the log): …" + long[:maxStderrSummary], true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, stderr := newTestCommand(t, tt.command, 0)
+			_, err := s.Token(t.Context())
+			if err == nil || !strings.HasSuffix(err.Error(), tt.want) {
+				t.Fatalf("Token() = %v, want an error ending in %q", err, tt.want)
+			}
+			if got := stderr.Len() > 0; got != tt.copied {
+				t.Errorf("standard error copied to the writer = %v, want %v: %q", got, tt.copied, stderr.String())
+			}
+		})
+	}
+}

@@ -196,12 +196,7 @@ func (d *doctor) checkToken() (string, bool) {
 	}
 	d.add(nameTokenPresent, checkOK, redact.Token(tok)+" from "+chain.Describe(), "")
 
-	raw := d.inv.getenv(envToken)
-	if chain.Describe() == envToken && raw != strings.TrimSpace(raw) {
-		d.add(nameTokenFormed, checkWarn, envToken+" has spaces or line breaks around the token; the bridge ignores them", "remove them from the variable, or from the host's env block")
-	} else {
-		d.add(nameTokenFormed, checkOK, fmt.Sprintf("%d characters, no spaces, quotes or Bearer prefix", len(tok)), "")
-	}
+	d.add(nameTokenFormed, checkOK, fmt.Sprintf("%d characters, no spaces, quotes or Bearer prefix", len(tok)), "")
 	return tok, true
 }
 

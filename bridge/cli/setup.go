@@ -231,7 +231,7 @@ func (inv *invocation) tokenChain(t *target, store *credentials.Store) (*credent
 		}
 		return credentials.NewChain(src), nil
 	case inv.getenv(envToken) != "":
-		return credentials.NewChain(bridge.EnvToken(envToken, inv.getenv)), nil
+		return credentials.NewChain(credentials.EnvSource(envToken, inv.getenv)), nil
 	case t.agent == "":
 		return nil, fmt.Errorf("no agent given, so no stored token to use: pass --agent UUID (joai-bridge agents lists them), or run joai-bridge login --agent UUID first")
 	}

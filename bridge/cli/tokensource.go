@@ -78,7 +78,10 @@ func applyTokenChain(ctx context.Context, command string, opts *bridge.Options, 
 	case bridge.StaticToken:
 		// The embedded mock's token is the mock's own, not the user's.
 		if s.Source == envToken {
-			opts.Token = credentials.NewChain(s)
+			// The chain checks the value as it was read, without trimming,
+			// so that spaces around it are rejected as login rejects them.
+			value := s.Value
+			opts.Token = credentials.NewChain(credentials.EnvSource(envToken, func(string) string { return value }))
 		}
 	}
 	return nil, nil

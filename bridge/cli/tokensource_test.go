@@ -420,3 +420,31 @@ func TestBridgeTokenCommandFailure(t *testing.T) {
 		t.Errorf("the log has the command's standard error %d times, want 1:\n%s", n, stderr.String())
 	}
 }
+
+func TestEnvTokenWithSpacesRejectedLikeLogin(t *testing.T) {
+	h := newHarness(t)
+	padded := " " + h.info.Token + " "
+	const want = "the token starts with a space"
+
+	_, stderr := h.mustRun(exitFailed, padded+"\n", "login", "--mock-url", h.mock.URL, "--agent", h.info.AgentUUID)
+	if !strings.Contains(stderr, want) {
+		t.Errorf("login with a padded token: stderr = %q, want %q", stderr, want)
+	}
+
+	h.env["JOAI_API_TOKEN"] = padded
+	_, stderr = h.mustRun(exitFailed, "", "agents", "--mock-url", h.mock.URL)
+	if !strings.Contains(stderr, want) {
+		t.Errorf("agents with a padded JOAI_API_TOKEN: stderr = %q, want %q", stderr, want)
+	}
+
+	send := bridgeSession(t, h, "--agent", h.info.AgentUUID)
+	reply := send(initializeLine)
+	if msg := gjson.Get(reply, "error.message").Str; !strings.Contains(msg, want) {
+		t.Errorf("bridge with a padded JOAI_API_TOKEN: initialize = %s, want an error containing %q", reply, want)
+	}
+	for _, r := range h.mock.Requests() {
+		if r.Status == 200 {
+			t.Errorf("the mock answered %s with 200, want no request with the padded token", r.Method)
+		}
+	}
+}

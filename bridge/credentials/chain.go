@@ -224,3 +224,29 @@ func (s storeSource) Describe() string {
 	}
 	return s.store.fileLocation().String()
 }
+
+// EnvSource returns the source of the token in the environment variable
+// name, read through getenv on every call. The value is used as it is, so
+// that [Check] rejects spaces or line breaks around the token, exactly as
+// login does for a pasted token.
+func EnvSource(name string, getenv func(string) string) Source {
+	return envSource{name: name, getenv: getenv}
+}
+
+type envSource struct {
+	name   string
+	getenv func(string) string
+}
+
+func (s envSource) Token(context.Context) (string, error) {
+	if v := s.getenv(s.name); v != "" {
+		return v, nil
+	}
+	return "", fmt.Errorf("%w: %s is not set", ErrNotFound, s.name)
+}
+
+func (s envSource) Reload(ctx context.Context) (string, error) {
+	return s.Token(ctx)
+}
+
+func (s envSource) Describe() string { return s.name }

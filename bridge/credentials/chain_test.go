@@ -207,3 +207,17 @@ func TestChainDoesNotWaitForRunningSource(t *testing.T) {
 		t.Errorf("Token() after the read = %s, %v; want the source's token", redactTok(tok), err)
 	}
 }
+
+func TestEnvSourceKeepsValueAsIs(t *testing.T) {
+	env := map[string]string{"JOAI_API_TOKEN": goodToken + "\n"}
+	c := NewChain(EnvSource("JOAI_API_TOKEN", func(k string) string { return env[k] }))
+	_, err := c.Token(t.Context())
+	if want := "token from JOAI_API_TOKEN is malformed: the token contains a line break"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Token() with a trailing newline = %v, want an error containing %q", err, want)
+	}
+
+	delete(env, "JOAI_API_TOKEN")
+	if _, err := EnvSource("JOAI_API_TOKEN", func(k string) string { return env[k] }).Token(t.Context()); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Token() with the variable unset = %v, want ErrNotFound", err)
+	}
+}

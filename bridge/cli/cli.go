@@ -297,7 +297,7 @@ func tokenSource(cfg config, env func(string) string) (bridge.TokenSource, error
 	if cfg.tokenFile != "" {
 		return bridge.FileToken{Path: cfg.tokenFile}, nil
 	}
-	if strings.TrimSpace(env("JOAI_API_TOKEN")) != "" {
+	if env("JOAI_API_TOKEN") != "" {
 		return bridge.EnvToken("JOAI_API_TOKEN", env), nil
 	}
 	if defaultTokenSource != nil {

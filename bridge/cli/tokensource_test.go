@@ -448,3 +448,16 @@ func TestEnvTokenWithSpacesRejectedLikeLogin(t *testing.T) {
 		}
 	}
 }
+
+func TestBlankEnvTokenIsRejected(t *testing.T) {
+	h := newHarness(t)
+	h.login()
+	// A variable of spaces is a mistake in the host's env block, not a
+	// reason to use the stored token instead.
+	h.env["JOAI_API_TOKEN"] = "   "
+	send := bridgeSession(t, h, "--agent", h.info.AgentUUID)
+	reply := send(initializeLine)
+	if msg := gjson.Get(reply, "error.message").Str; !strings.Contains(msg, "JOAI_API_TOKEN") || !strings.Contains(msg, "starts with a space") {
+		t.Errorf("initialize with JOAI_API_TOKEN of spaces = %s, want an error naming the variable and the space", reply)
+	}
+}

@@ -89,7 +89,9 @@ func runConfig(inv *invocation) int {
 	}
 	switch {
 	case !res.Changed:
+		// The host reads the same entry as before, so it needs no restart.
 		inv.printf("%s already has server %q with this entry in %s; nothing to do.\n", host.Title, *name, res.Path)
+		return exitOK
 	case res.Created:
 		inv.printf("Created %s with server %q.\n", res.Path, *name)
 	default:

@@ -121,6 +121,9 @@ func TestConfigWriteMerges(t *testing.T) {
 	if !strings.Contains(stdout, "nothing to do") {
 		t.Errorf("second config --write output:\n%s", stdout)
 	}
+	if strings.Contains(stdout, "quit Claude Desktop") {
+		t.Errorf("second config --write asks for a restart although nothing changed:\n%s", stdout)
+	}
 	if again, _ := os.ReadFile(path); string(again) != string(data) {
 		t.Errorf("the second run changed the file")
 	}

@@ -65,7 +65,7 @@ func runLogin(inv *invocation) int {
 
 	if t.agentFromLastLogin {
 		// The new token may belong to another team, whose agents only
-		// discovery knows.
+		// the discovery endpoint lists.
 		t.agent = ""
 	}
 	if t.agent == "" {

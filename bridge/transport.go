@@ -246,7 +246,11 @@ func (t *tokenCache) wait(ctx context.Context, f *tokenFetch) (string, error) {
 		f.cancel()
 		<-f.done
 	}
-	return "", fmt.Errorf("%s did not supply the token before the request ended: %w", t.source.Describe(), context.Cause(ctx))
+	cause := context.Cause(ctx)
+	if errors.Is(cause, context.DeadlineExceeded) {
+		return "", fmt.Errorf("%s was still running when the request timed out, so it was stopped: %w", t.source.Describe(), cause)
+	}
+	return "", fmt.Errorf("%s did not supply the token before the request ended: %w", t.source.Describe(), cause)
 }
 
 // authHeader returns the Authorization header of the cached token, or nil

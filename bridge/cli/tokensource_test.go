@@ -184,7 +184,7 @@ type hangingBridge struct {
 
 // startHangingBridge runs Main with a token command that sleeps for 100
 // seconds.
-func startHangingBridge(t *testing.T, h *harness) *hangingBridge {
+func startHangingBridge(t *testing.T, h *harness, extraArgs ...string) *hangingBridge {
 	t.Helper()
 	hb := &hangingBridge{
 		stderr:  &syncBuffer{},
@@ -204,7 +204,8 @@ func startHangingBridge(t *testing.T, h *harness) *hangingBridge {
 	hb.cancel = cancel
 	go func() {
 		defer close(hb.done)
-		hb.code = Main(ctx, []string{"--agent", h.info.AgentUUID, "--token-command", command}, func(k string) string { return env[k] }, stdinR, stdoutW, hb.stderr)
+		args := append([]string{"--agent", h.info.AgentUUID, "--token-command", command}, extraArgs...)
+		hb.code = Main(ctx, args, func(k string) string { return env[k] }, stdinR, stdoutW, hb.stderr)
 		stdoutW.Close()
 	}()
 	go func() {
@@ -361,6 +362,25 @@ func TestBridgeHangingTokenCommand(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("request-timeout", func(t *testing.T) {
+		h := newHarness(t)
+		hb := startHangingBridge(t, h, "--timeout", "1s")
+		hb.send(t, listLine(1))
+		hb.waitForRun(t, 1)
+		pid := hb.sleepPID()
+
+		reply := hb.readReplies(t, 1)["1"]
+		if code := gjson.Get(reply, "error.code").Int(); code != -32020 {
+			t.Errorf("reply = %s, want error -32020", reply)
+		}
+		if msg := gjson.Get(reply, "error.message").Str; !strings.Contains(msg, "--token-command (sleep) was still running when the request timed out") {
+			t.Errorf("reply has message %q, want it to name the command and the request's timeout", msg)
+		}
+		assertSleepStopped(t, pid)
+		hb.stdin.Close()
+		hb.waitExit(t, 10*time.Second)
+	})
 
 	t.Run("timeout", func(t *testing.T) {
 		old := tokenCommandTimeout

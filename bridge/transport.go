@@ -247,8 +247,11 @@ func (t *tokenCache) wait(ctx context.Context, f *tokenFetch) (string, error) {
 		<-f.done
 	}
 	cause := context.Cause(ctx)
-	if errors.Is(cause, context.DeadlineExceeded) {
+	if errors.Is(cause, context.DeadlineExceeded) && last {
 		return "", fmt.Errorf("%s was still running when the request timed out, so it was stopped: %w", t.source.Describe(), cause)
+	}
+	if errors.Is(cause, context.DeadlineExceeded) {
+		return "", fmt.Errorf("%s was still running when the request timed out: %w", t.source.Describe(), cause)
 	}
 	return "", fmt.Errorf("%s did not supply the token before the request ended: %w", t.source.Describe(), cause)
 }

@@ -1,6 +1,7 @@
 package bridge_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -52,12 +53,22 @@ func TestPipelinedRequestsWaitForInitialize(t *testing.T) {
 		t.Errorf("tools/list sent before the initialize reply = %s, want the tools", got["1"].Raw)
 	}
 
-	waitFor(t, "notifications/initialized in the mock's log", func() bool { return len(requestsFor(srv, "notifications/initialized")) == 1 })
-	var order []string
+	// The mock logs a request once it has answered it, which can be just
+	// after the host has read the answer, so wait for both entries.
+	waitFor(t, "notifications/initialized and tools/list in the mock's log", func() bool {
+		return len(requestsFor(srv, "notifications/initialized")) == 1 && len(requestsFor(srv, "tools/list")) == 1
+	})
+	// The log is in the order the mock answered, and initialize was
+	// answered last because of its latency fault, so sort by arrival.
+	var posts []mockserver.Received
 	for _, r := range srv.Requests() {
-		if r.HTTPMethod != "POST" {
-			continue
+		if r.HTTPMethod == "POST" {
+			posts = append(posts, r)
 		}
+	}
+	slices.SortStableFunc(posts, func(a, b mockserver.Received) int { return a.Time.Compare(b.Time) })
+	var order []string
+	for _, r := range posts {
 		order = append(order, r.Method)
 		if r.Method != "initialize" && r.Header.Get("Mcp-Session-Id") == "" {
 			t.Errorf("%s reached the mock without Mcp-Session-Id", r.Method)

@@ -54,9 +54,11 @@ func TestPipelinedRequestsWaitForInitialize(t *testing.T) {
 	}
 
 	// The mock logs a request once it has answered it, which can be just
-	// after the host has read the answer, so wait for both entries.
-	waitFor(t, "notifications/initialized and tools/list in the mock's log", func() bool {
-		return len(requestsFor(srv, "notifications/initialized")) == 1 && len(requestsFor(srv, "tools/list")) == 1
+	// after the host has read the answer, so wait for all three entries.
+	waitFor(t, "all three requests in the mock's log", func() bool {
+		return len(requestsFor(srv, "initialize")) == 1 &&
+			len(requestsFor(srv, "notifications/initialized")) == 1 &&
+			len(requestsFor(srv, "tools/list")) == 1
 	})
 	// The log is in the order the mock answered, and initialize was
 	// answered last because of its latency fault, so sort by arrival.

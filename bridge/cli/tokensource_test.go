@@ -312,14 +312,24 @@ func assertSleepStopped(t *testing.T, pid int) {
 	if runtime.GOOS != "linux" {
 		return // the check reads /proc
 	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return // gone
-	}
-	// The state follows the command name in parentheses.
-	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	if len(fields) > 0 && fields[0] != "Z" && fields[0] != "X" {
-		t.Errorf("the token command's child %d is still running (state %s) after the bridge exited", pid, fields[0])
+	// The kill can land just after the reply that the request's timeout
+	// produced, so give it a few seconds.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return // gone
+		}
+		// The state follows the command name in parentheses.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) == 0 || fields[0] == "Z" || fields[0] == "X" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the token command's child %d is still running (state %s) 5 s after it should have been stopped", pid, fields[0])
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -43,7 +43,9 @@ func start(t *testing.T, args ...string) (mockserver.Info, *syncBuffer, *syncBuf
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	code := make(chan int, 1)
 	go func() {
-		code <- run(ctx, args, io.MultiWriter(pw, stdout), stderr)
+		// stdout first, so the buffer has the startup line by the time the
+		// reader below has it.
+		code <- run(ctx, args, io.MultiWriter(stdout, pw), stderr)
 		pw.Close()
 	}()
 	t.Cleanup(func() {

@@ -105,19 +105,19 @@ func loopbackOnly(next http.Handler) http.Handler {
 	})
 }
 
-var errControlMediaType = errors.New("The control API accepts Content-Type application/json only")
+var errControlMediaType = errors.New("the control API accepts Content-Type application/json only")
 
 // checkControlRequest returns why r may not use the control API, or nil.
 func checkControlRequest(r *http.Request) error {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-		return errors.New("The control API accepts loopback clients only")
+		return errors.New("the control API accepts loopback clients only")
 	}
 	if !inspector.IsLoopbackHost(r.Host) {
-		return fmt.Errorf("The control API accepts a loopback Host only, not %q; use 127.0.0.1, [::1] or localhost in the URL", r.Host)
+		return fmt.Errorf("the control API accepts a loopback Host only, not %q; use 127.0.0.1, [::1] or localhost in the URL", r.Host)
 	}
 	if origin := r.Header.Get("Origin"); origin != "" && !isLoopbackOrigin(origin) {
-		return fmt.Errorf("The control API accepts requests from loopback pages only, not from origin %q", origin)
+		return fmt.Errorf("the control API accepts requests from loopback pages only, not from origin %q", origin)
 	}
 	ct := r.Header.Get("Content-Type")
 	if ct == "" && r.ContentLength == 0 {

@@ -43,14 +43,16 @@ type exchange struct {
 	r     *http.Request
 	start time.Time
 
-	body    []byte
-	msg     *rpcMessage // parsed POST body on an agent endpoint, or nil
-	fault   *Fault
-	rawTok  string
-	tok     *token
-	bucket  *bucket
-	agent   *agent
-	session *session
+	body   []byte
+	msg    *rpcMessage // parsed POST body on an agent endpoint, or nil
+	fault  *Fault
+	rawTok string
+	tok    *token
+	bucket *bucket
+	// slotReleased records that releaseSlot has run.
+	slotReleased bool
+	agent        *agent
+	session      *session
 
 	status   int
 	reply    []byte // the last JSON reply, for events
@@ -141,7 +143,7 @@ func (s *Server) front(next http.Handler) http.Handler {
 		if !ex.checkOrigin() || !ex.authenticate() {
 			return
 		}
-		defer ex.bucket.release()
+		defer ex.releaseSlot()
 
 		// Latency is served while the request holds its slot under the
 		// token's concurrency limit, as a slow server would.
@@ -151,6 +153,15 @@ func (s *Server) front(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(ex, r)
 	})
+}
+
+// releaseSlot gives back the request's place under the token's
+// concurrency limit. Only the first call releases it.
+func (ex *exchange) releaseSlot() {
+	if ex.bucket != nil && !ex.slotReleased {
+		ex.slotReleased = true
+		ex.bucket.release()
+	}
 }
 
 func (ex *exchange) rpcMethod() string {

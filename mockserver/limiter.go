@@ -29,7 +29,8 @@ type Limits struct {
 	// RequestsPerMinute in a window.
 	Burst int
 	// Concurrent is the maximum number of requests in flight per token. An
-	// open GET stream counts as one for as long as it is open.
+	// open GET stream counts while it is being opened, not while it stays
+	// open.
 	Concurrent int
 	// Window is the length of the "minute"; zero means one minute. Tests use
 	// short windows. It must not be negative.

@@ -356,6 +356,12 @@ func (ex *exchange) serveStream() {
 	ex.s.streams.add(st)
 	defer ex.s.streams.remove(st)
 
+	// Opening the stream was one request under the concurrency limit, but
+	// holding it open is not: otherwise every client that listens, as the
+	// bridge always does, would lose a slot for as long as it runs. The
+	// slot is free before the client sees the headers.
+	ex.releaseSlot()
+
 	h := ex.w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")

@@ -349,3 +349,21 @@ func TestProgressFault(t *testing.T) {
 		t.Errorf("last event = %s, want the response", events[2].data)
 	}
 }
+
+// TestGETStreamFreesItsSlot checks that an open GET stream does not hold a
+// place under the token's concurrency limit: with a limit of one, a POST
+// still succeeds while the stream stays open.
+func TestGETStreamFreesItsSlot(t *testing.T) {
+	s := startServer(t, &Options{Limits: Limits{Concurrent: 1}})
+	in := s.Info()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	st := openSSE(t, ctx, "GET", s.AgentURL(in.AgentUUID), in.Token, "", "Accept", "text/event-stream")
+	defer st.close()
+	if st.resp.StatusCode != 200 {
+		t.Fatalf("GET stream = %d, want 200", st.resp.StatusCode)
+	}
+	if got := rpc(t, s, `{"jsonrpc":"2.0","id":1,"method":"ping"}`); got.status != 200 {
+		t.Errorf("ping with a GET stream open and a concurrency limit of 1 = %d %s, want 200", got.status, got.body)
+	}
+}

@@ -239,6 +239,7 @@ func buildOptions(ctx context.Context, cfg config, env func(string) string, logg
 		if err := CheckAgentUUID(agent); err != nil {
 			return fail(err)
 		}
+		agent = strings.ToLower(agent)
 		opts.URL = srv.AgentURL(agent)
 		opts.Token = bridge.StaticToken{Value: info.Token, Source: "the embedded mock's token"}
 		logger.Info("started the embedded mock server", "url", srv.URL, "agent", agent)
@@ -283,6 +284,9 @@ func endpointURL(cfg config, env func(string) string) (string, error) {
 	if err := CheckAgentUUID(agent); err != nil {
 		return "", err
 	}
+	// UUIDs compare without regard to case, and the stored token's account
+	// names the endpoint in lower case.
+	agent = strings.ToLower(agent)
 	base := cmp.Or(strings.TrimSpace(env("JOAI_BASE_URL")), DefaultBaseURL)
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" {

@@ -246,3 +246,19 @@ func TestOptionHooks(t *testing.T) {
 		t.Errorf("hook flag = %q, stopped = %v; want on, true", seen, stopped)
 	}
 }
+
+func TestEndpointURLLowerCasesAgent(t *testing.T) {
+	env := func(name string) string {
+		if name == "JOAI_BASE_URL" {
+			return "http://127.0.0.1:8787"
+		}
+		return ""
+	}
+	got, err := endpointURL(config{agent: "9B2F6C1E-4D7A-4E3B-8C15-2A6F0D9E7B41"}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "http://127.0.0.1:8787/mcp/agents/9b2f6c1e-4d7a-4e3b-8c15-2a6f0d9e7b41"; got != want {
+		t.Errorf("endpointURL = %q, want %q", got, want)
+	}
+}

@@ -130,6 +130,7 @@ func targetFlags(fs *flag.FlagSet, inv *invocation) func() (*target, error) {
 			if err := CheckAgentUUID(t.agent); err != nil {
 				return nil, err
 			}
+			t.agent = strings.ToLower(t.agent)
 		}
 		return t, nil
 	}

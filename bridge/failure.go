@@ -210,7 +210,7 @@ func (b *Bridge) judgeStatus(se *HTTPStatusError) outcome {
 	case status == http.StatusTooManyRequests, status == http.StatusServiceUnavailable:
 		o := outcome{retry: retryLater}
 		o.wait, o.waitKnown = ParseRetryAfter(se.Header.Get("Retry-After"), time.Now())
-		message := "the service is rate limiting requests (HTTP 429): wait and try again, or lower --max-rpm"
+		message := "the service is rate limiting requests (HTTP 429): wait and try again, or lower --max-rpm or --max-concurrent"
 		code := CodeRateLimited
 		if status == http.StatusServiceUnavailable {
 			message = "the service is unavailable (HTTP 503): try again later"

@@ -105,7 +105,16 @@ func Main(ctx context.Context, args []string, env func(string) string, stdin io.
 		if cmd, ok := subcommands[args[0]]; ok {
 			return cmd.run(ctx, args[1:], env, stdin, stdout, stderr)
 		}
+		if strings.HasPrefix(args[0], "http://") || strings.HasPrefix(args[0], "https://") {
+			// mcp-remote and supergateway take the endpoint as an argument.
+			fmt.Fprintf(stderr, "joai-bridge: the endpoint goes in a flag: joai-bridge --url %s (or --agent UUID for a JoAi agent)\n", args[0])
+			return bridgeExitUsage
+		}
 		fmt.Fprintf(stderr, "joai-bridge: unknown command %q; run joai-bridge --help for the commands and flags\n", args[0])
+		return bridgeExitUsage
+	}
+	if hasHeaderFlag(args) {
+		fmt.Fprintln(stderr, "joai-bridge: there is no --header flag: the bridge sends Authorization: Bearer with the token from JOAI_API_TOKEN, --token-file, --token-command or joai-bridge login")
 		return bridgeExitUsage
 	}
 
@@ -370,10 +379,27 @@ Environment:
   JOAI_API_TOKEN    the API token (when --token-file is not given)
   JOAI_AGENT_UUID   the agent (when --agent is not given)
   JOAI_BASE_URL     the service for --agent (default `+DefaultBaseURL+`)
+  JOAI_API_URL      the API for the agents command (default `+defaultAPIURL+`)
+  JOAI_KEYCHAIN     off: store and read the token in the fallback file only
   HTTPS_PROXY, HTTP_PROXY, NO_PROXY
                     the proxy, read from the process environment; loopback
                     addresses are never proxied
 `)
+}
+
+// hasHeaderFlag reports whether args carry mcp-remote's --header flag,
+// which users moving to the bridge bring with their token in it.
+func hasHeaderFlag(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && (name == "header" || name == "H") {
+			return true
+		}
+	}
+	return false
 }
 
 // newLogger returns the logger for --log-level and --log-file, and a

@@ -262,3 +262,44 @@ func TestEndpointURLLowerCasesAgent(t *testing.T) {
 		t.Errorf("endpointURL = %q, want %q", got, want)
 	}
 }
+
+func TestMCPRemoteHabitsGetHints(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"url-argument", []string{"http://127.0.0.1:8787/mcp/agents/9b2f6c1e-4d7a-4e3b-8c15-2a6f0d9e7b41"}, "--url http://127.0.0.1:8787/mcp/agents/"},
+		{"header-flag", []string{"--url", "http://127.0.0.1:1/mcp", "--header", "Authorization: Bearer joai_test_0123456789abcdef"}, "there is no --header flag"},
+		{"header-equals", []string{"--header=Authorization:Bearer joai_test_0123456789abcdef"}, "JOAI_API_TOKEN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runMain(t, nil, "", tt.args...)
+			if code != 2 {
+				t.Errorf("exit status = %d, want 2", code)
+			}
+			if stdout != "" {
+				t.Errorf("stdout = %q, want nothing", stdout)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr, tt.want)
+			}
+			if strings.Contains(stderr, "0123456789abcdef") {
+				t.Errorf("stderr repeats the token: %q", stderr)
+			}
+		})
+	}
+}
+
+func TestHelpListsEnvironment(t *testing.T) {
+	code, stdout, _ := runMain(t, nil, "", "--help")
+	if code != 0 {
+		t.Fatalf("--help exit status = %d, want 0", code)
+	}
+	for _, name := range []string{"JOAI_API_TOKEN", "JOAI_AGENT_UUID", "JOAI_BASE_URL", "JOAI_API_URL", "JOAI_KEYCHAIN"} {
+		if !strings.Contains(stdout, name) {
+			t.Errorf("--help does not mention %s", name)
+		}
+	}
+}

@@ -234,6 +234,9 @@ func buildOptions(ctx context.Context, cfg config, env func(string) string, logg
 	opts.Transport = transport
 
 	if cfg.mock {
+		if cfg.url != "" {
+			return fail(errors.New("--mock and --url cannot be combined: --mock relays to an embedded mock server"))
+		}
 		srv, err := mockserver.New(&mockserver.Options{Logger: logger.With("component", "mock")})
 		if err != nil {
 			return fail(fmt.Errorf("starting the embedded mock: %w", err))
@@ -242,9 +245,6 @@ func buildOptions(ctx context.Context, cfg config, env func(string) string, logg
 		stops = append(stops, srv.Close)
 		info := srv.Info()
 		agent := cmp.Or(cfg.agent, info.AgentUUID)
-		if cfg.url != "" {
-			return fail(errors.New("--mock and --url cannot be combined: --mock relays to an embedded mock server"))
-		}
 		if err := CheckAgentUUID(agent); err != nil {
 			return fail(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/joai-ai/joai-mcp/bridge"
+	"github.com/joai-ai/joai-mcp/internal/syncbuf"
 	"github.com/joai-ai/joai-mcp/mockserver"
 )
 
@@ -36,7 +37,7 @@ func TestListenFailureLoggedPlainly(t *testing.T) {
 	t.Parallel()
 	srv := newMock(t, &mockserver.Options{Faults: []mockserver.Fault{{HTTPMethod: "GET", Status: 500, Count: 1}}})
 	opts := mockOptions(t, srv)
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := startBridge(t, opts)
 	h.initialize()

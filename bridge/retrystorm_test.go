@@ -1,16 +1,15 @@
 package bridge_test
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tidwall/gjson"
 
+	"github.com/joai-ai/joai-mcp/internal/syncbuf"
 	"github.com/joai-ai/joai-mcp/mockserver"
 )
 
@@ -28,7 +27,7 @@ func TestRetriesAfter429DoNotMultiplyLoad(t *testing.T) {
 		Faults: []mockserver.Fault{{Method: "tools/call", Latency: 200 * time.Millisecond}},
 	})
 	opts := mockOptions(t, srv)
-	warnings := &lockedBuffer{}
+	warnings := &syncbuf.Buffer{}
 	opts.Logger = slog.New(slog.NewTextHandler(warnings, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	h := startBridge(t, opts)
 	h.initialize()
@@ -68,23 +67,4 @@ func TestRetriesAfter429DoNotMultiplyLoad(t *testing.T) {
 	if n := strings.Count(warnings.String(), "retrying"); n != 1 {
 		t.Errorf("%d warn lines about retries for %d retries, want 1:\n%s", n, refused, warnings.String())
 	}
-}
-
-// lockedBuffer is a bytes.Buffer that several goroutines may write.
-type lockedBuffer struct {
-	// mu guards buf.
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/joai-ai/joai-mcp/internal/syncbuf"
 )
 
 func TestRetryAfterSeconds(t *testing.T) {
@@ -269,7 +271,7 @@ func TestRejectLogOncePerInterval(t *testing.T) {
 }
 
 func TestRateLimitFloodLogsFewLines(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s := startServer(t, &Options{Logger: logger, Limits: Limits{RequestsPerMinute: 1, Burst: -1, Window: time.Hour}})
 	for i := range 20 {

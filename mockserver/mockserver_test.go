@@ -1,7 +1,6 @@
 package mockserver
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/joai-ai/joai-mcp/internal/inspector"
+	"github.com/joai-ai/joai-mcp/internal/syncbuf"
 )
 
 func TestMain(m *testing.M) {
@@ -234,7 +234,7 @@ func TestHandlerUnderAnotherServer(t *testing.T) {
 }
 
 func TestLogsNeverContainTokens(t *testing.T) {
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	s := startServer(t, &Options{Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	in := s.Info()
 	rpc(t, s, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
@@ -256,22 +256,4 @@ func TestLogsNeverContainTokens(t *testing.T) {
 	if !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "status=404") {
 		t.Errorf("logs lack a warning for the 404:\n%s", logs)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

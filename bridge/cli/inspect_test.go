@@ -9,36 +9,18 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/joai-ai/joai-mcp/internal/syncbuf"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the bridge's logger and the test
-// to use at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func TestInspectServesBridgeTraffic(t *testing.T) {
 	stdinR, stdinW := io.Pipe()
 	stdoutR, stdoutW := io.Pipe()
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	exit := make(chan int, 1)
 	go func() {
 		exit <- Main(context.Background(), []string{"--mock", "--inspect", "127.0.0.1:0"},
@@ -128,7 +110,7 @@ func TestInspectServesBridgeTraffic(t *testing.T) {
 func TestInspectRejectsNonLoopback(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:8222", ":8222", "192.0.2.1:8222", "8222"} {
 		t.Run(addr, func(t *testing.T) {
-			var stderr lockedBuffer
+			var stderr syncbuf.Buffer
 			code := Main(context.Background(), []string{"--mock", "--inspect", addr},
 				func(string) string { return "" }, strings.NewReader(""), io.Discard, &stderr)
 			if code != bridgeExitUsage {

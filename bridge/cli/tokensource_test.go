@@ -11,11 +11,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/joai-ai/joai-mcp/internal/syncbuf"
 )
 
 // bridgeSession runs Main in bridge mode with the harness's environment and
@@ -149,31 +150,12 @@ func TestBridgeRejectsMalformedEnvToken(t *testing.T) {
 	}
 }
 
-// syncBuffer is a strings.Builder that is safe for concurrent use, for the
-// log of a bridge that is still running.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // hangingBridge is a bridge in bridge mode whose --token-command never
 // prints a token. Each run of the command starts a grandchild, sleep, and
 // appends its process id to pidFile.
 type hangingBridge struct {
 	stdin   io.WriteCloser
-	stderr  *syncBuffer
+	stderr  *syncbuf.Buffer
 	replies chan string
 	// code is Main's exit status, set before done is closed.
 	code    int
@@ -187,7 +169,7 @@ type hangingBridge struct {
 func startHangingBridge(t *testing.T, h *harness, extraArgs ...string) *hangingBridge {
 	t.Helper()
 	hb := &hangingBridge{
-		stderr:  &syncBuffer{},
+		stderr:  &syncbuf.Buffer{},
 		replies: make(chan string, 16),
 		done:    make(chan struct{}),
 		pidFile: filepath.Join(h.home, "sleep.pid"),

@@ -9,38 +9,20 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/joai-ai/joai-mcp/internal/syncbuf"
 	"github.com/joai-ai/joai-mcp/mockserver"
 )
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // start runs the command with args until the test ends and returns its
 // startup line and everything it wrote to stdout and stderr.
-func start(t *testing.T, args ...string) (mockserver.Info, *syncBuffer, *syncBuffer) {
+func start(t *testing.T, args ...string) (mockserver.Info, *syncbuf.Buffer, *syncbuf.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	code := make(chan int, 1)
 	go func() {
 		// stdout first, so the buffer has the startup line by the time the

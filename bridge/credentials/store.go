@@ -84,7 +84,8 @@ func Account(baseURL, agent string) string {
 	return strings.TrimRight(baseURL, "/") + "/mcp/agents/" + agent
 }
 
-// Location is where a [Store] keeps a token.
+// Location is the place a [Store] keeps a token in: the keychain or the
+// fallback file.
 type Location struct {
 	// Keychain is true for the OS keychain and false for the fallback file.
 	Keychain bool
@@ -103,10 +104,10 @@ func (l Location) String() string {
 
 // Saved is the outcome of [Store.Save].
 type Saved struct {
-	// Location is where the token went.
+	// Location is the place the token was stored.
 	Location Location
-	// KeychainError is why the keychain was not used, when the token went to
-	// the fallback file; nil otherwise.
+	// KeychainError is the reason the keychain was not used when the token
+	// went to the fallback file, and nil otherwise.
 	KeychainError error
 }
 
